@@ -1,0 +1,228 @@
+"""Ingest as composite transforms: match sources, parse files, write partitions, quarantine, manifest.
+
+Shape of the data between steps::
+
+    patterns --MatchSources--> FileMetadata (reshuffled: files are read in parallel)
+      --ParseFiles--> main: (partition-hour key, spill chunk path)      [events parked in chunks]
+                      quarantine: QuarantineRecord dicts
+                      reports: FileReport dicts
+    (key, chunk path) --GroupByKey--> (key, [chunk paths]) --WritePartitions--> partition counts
+    reports + partition counts + quarantine counts --WriteRunManifest--> _runs/<run>/summary.json
+
+Only chunk paths travel through the shuffle, so memory stays bounded by the largest partition-hour
+(see ``trailbeam.spill``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
+
+from trailbeam import ingest, spill, store
+from trailbeam.summary import summarize
+
+_NAMESPACE = "trailbeam.ingest"
+QUARANTINE = "quarantine"
+REPORTS = "reports"
+# Events buffered per worker before they are spilled as chunks.
+_SPILL_BYTES = 32 << 20
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return handle.read()
+
+
+def _write(path: str, data: bytes) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        handle.write(data)
+
+
+class MatchSources(beam.PTransform):
+    """File patterns -> FileMetadata of every matching object, spread over workers."""
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = patterns
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Patterns" >> beam.Create(self._patterns)
+                | "Match" >> fileio.MatchAll()
+                | "Spread" >> beam.Reshuffle())
+
+
+class _ParseFilesFn(beam.DoFn):
+    """Reads each object and delegates to ``ingest.ingest_bytes``; spills events in chunks."""
+
+    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None):
+        self._run_id = run_id
+        self._spill_dir = spill_dir
+        self._shape = shape
+        self._progress_dir = progress_dir
+
+    def setup(self):
+        self._files = Metrics.counter(_NAMESPACE, "files")
+        self._records = Metrics.counter(_NAMESPACE, "records_read")
+        self._quarantined = Metrics.counter(_NAMESPACE, "records_quarantined")
+        self._rejected = Metrics.counter(_NAMESPACE, "files_quarantined")
+        self._progress = _Progress(self._progress_dir)
+
+    def start_bundle(self):
+        self._buffer: dict[str, list[spill.Entry]] = {}
+        self._buffered = 0
+
+    def process(self, metadata):
+        try:
+            data = _read(metadata.path)
+        except (OSError, IOError) as err:  # Beam wraps filesystem errors in IOError subclasses
+            result = ingest.unreadable(metadata.path, str(err), self._run_id)
+        else:
+            result = ingest.ingest_bytes(metadata.path, data, run_id=self._run_id, shape=self._shape)
+        report = result.report
+        self._files.inc()
+        self._records.inc(report.records)
+        self._quarantined.inc(report.quarantined)
+        self._rejected.inc(int(report.rejected))
+        self._progress.add(files=1, records=report.records, size=report.size)
+        for key, entries in result.events.items():
+            self._buffer.setdefault(key, []).extend(entries)
+        self._buffered += result.encoded_bytes
+        for record in result.quarantine:
+            yield pvalue.TaggedOutput(QUARANTINE, record)
+        yield pvalue.TaggedOutput(REPORTS, report.to_json())
+        if self._buffered >= _SPILL_BYTES:
+            yield from self._spill()
+
+    def finish_bundle(self):
+        for ref in self._spill():
+            yield GlobalWindows.windowed_value(ref)
+        self._progress.flush()
+
+    def _spill(self):
+        buffer, self._buffer, self._buffered = self._buffer, {}, 0
+        for key in sorted(buffer):
+            path = FileSystems.join(self._spill_dir, f"{uuid.uuid4().hex}.chunk")
+            _write(path, spill.pack(buffer[key]))
+            yield key, path
+
+
+class _Progress:
+    """Per-worker counts dropped as a small JSON file for the CLI's progress line (local runs only)."""
+
+    def __init__(self, folder: str | None):
+        self._path = os.path.join(folder, f"{os.getpid()}-{uuid.uuid4().hex}.json") if folder else None
+        self._counts = {"files": 0, "records": 0, "bytes": 0}
+        self._written = 0.0
+
+    def add(self, *, files: int, records: int, size: int) -> None:
+        self._counts["files"] += files
+        self._counts["records"] += records
+        self._counts["bytes"] += size
+        if self._path and time.monotonic() - self._written > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._path:
+            with open(self._path + ".tmp", "w") as handle:
+                json.dump(self._counts, handle)
+            os.replace(self._path + ".tmp", self._path)
+            self._written = time.monotonic()
+
+
+class _WritePartitionFn(beam.DoFn):
+    """One partition-hour: read its chunks, deduplicate and sort, write one Avro file."""
+
+    def __init__(self, *, store_root: str, run_id: str, codec: str):
+        self._store_root = store_root
+        self._run_id = run_id
+        self._codec = codec
+
+    def setup(self):
+        self._stored = Metrics.counter(_NAMESPACE, "events_stored")
+        self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
+        self._conflicts = Metrics.counter(_NAMESPACE, "conflicts")
+
+    def process(self, element):
+        key, chunk_paths = element
+        entries: list[spill.Entry] = []
+        for path in sorted(chunk_paths):
+            entries.extend(spill.unpack(_read(path)))
+        result = store.write_partition(self._store_root, key, entries, run_id=self._run_id,
+                                       codec=self._codec, create=lambda p: FileSystems.create(
+                                           p, compression_type=CompressionTypes.UNCOMPRESSED))
+        FileSystems.delete(sorted(chunk_paths))
+        self._stored.inc(result["stored"])
+        self._duplicates.inc(result["duplicates"])
+        self._conflicts.inc(result["conflicts"])
+        yield result
+
+
+class _WriteQuarantineFn(beam.DoFn):
+    def __init__(self, *, store_root: str, run_id: str):
+        self._store_root = store_root
+        self._run_id = run_id
+
+    def process(self, element):
+        _, records = element
+        yield store.write_quarantine(self._store_root, list(records), run_id=self._run_id,
+                                     create=lambda p: FileSystems.create(
+                                         p, compression_type=CompressionTypes.UNCOMPRESSED))
+
+
+def _write_manifest(_, reports, partitions, quarantine, *, store_root, run_id, sources, spill_dir):
+    summary = summarize(run_id=run_id, sources=sources, reports=reports, partitions=partitions,
+                        quarantine=quarantine)
+    store.write_manifest(store_root, run_id, summary, reports, create=lambda p: FileSystems.create(
+        p, compression_type=CompressionTypes.UNCOMPRESSED))
+    if FileSystems.exists(spill_dir):
+        FileSystems.delete([spill_dir])
+    return summary
+
+
+class IngestCloudTrail(beam.PTransform):
+    """FileMetadata -> the event store written under ``store_root`` for one run; yields its summary."""
+
+    def __init__(self, *, store_root: str, run_id: str, sources: list[str], shape: str = "auto",
+                 codec: str = "zstandard", progress_dir: str | None = None):
+        super().__init__()
+        self._store_root = store_root
+        self._run_id = run_id
+        self._sources = sources
+        self._shape = shape
+        self._codec = codec
+        self._progress_dir = progress_dir
+        self._spill_dir = FileSystems.join(store_root, "_runs", run_id, "spill")
+
+    def expand(self, files):
+        parsed = files | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
+            run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
+            progress_dir=self._progress_dir)).with_outputs(QUARANTINE, REPORTS, main="chunks")
+        partitions = (parsed.chunks
+                      | "GroupByPartition" >> beam.GroupByKey()
+                      | "WritePartitions" >> beam.ParDo(_WritePartitionFn(
+                          store_root=self._store_root, run_id=self._run_id, codec=self._codec)))
+        quarantine = (parsed[QUARANTINE]
+                      | "KeyQuarantine" >> beam.Map(lambda record: ("quarantine", record))
+                      | "GatherQuarantine" >> beam.GroupByKey()
+                      | "WriteQuarantine" >> beam.ParDo(_WriteQuarantineFn(
+                          store_root=self._store_root, run_id=self._run_id)))
+        return (files.pipeline
+                | "ManifestTrigger" >> beam.Create([None])
+                | "WriteRunManifest" >> beam.Map(
+                    _write_manifest,
+                    reports=pvalue.AsList(parsed[REPORTS]),
+                    partitions=pvalue.AsList(partitions),
+                    quarantine=pvalue.AsList(quarantine),
+                    store_root=self._store_root, run_id=self._run_id, sources=self._sources,
+                    spill_dir=self._spill_dir))

@@ -1,0 +1,26 @@
+"""Pipeline options of trailbeam's pipelines, one class per concern.
+
+Flags default to None and are validated in code: a ``required=True`` flag would break every other
+options parse in the same process.
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+
+class IngestOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--source", action="append", default=None,
+                            help="Input file, folder or glob (local, gs://, s3://); repeat for several.")
+        parser.add_argument("--store", default=None, help="Event store to write into (folder or bucket URI).")
+        parser.add_argument("--input_format", default="auto",
+                            help="Force one input shape (records, array, single, jsonl, concatenated, "
+                                 "lookup-events, eventbridge, cloudwatch-subscription, cloudwatch-export, "
+                                 "cloudwatch-filter); default: detect per file.")
+        parser.add_argument("--run_id", default=None,
+                            help="Name of this ingest run (letters, digits, . _ -); default: the UTC start time.")
+        parser.add_argument("--codec", default="zstandard", help="Avro codec: zstandard (default), deflate or null.")
+        parser.add_argument("--progress_dir", default=None,
+                            help="Local folder where workers drop progress counts (set by the CLI on a TTY).")

@@ -1,0 +1,189 @@
+"""One CloudTrail event value -> one TrailEvent row for the store, and back.
+
+The store's shape (see README, "Why this schema"): a few dozen typed columns that responders filter,
+join and sort on, plus ``cloudTrailEvent``, the whole event as canonical JSON. The JSON copy is the
+source of truth and makes the store lossless by construction: null stays null, ``{}`` stays ``{}``,
+absent stays absent, unknown members and values of unexpected types stay as written. The typed
+columns are derived from it and are null whenever the member is absent or not of the documented type.
+
+Input: a decoded JSON value (usually a dict) and its provenance. Output: a dict in the layout of
+``schemas/trailbeam.TrailEvent.avsc``, ready for fastavro. Values that cannot be events raise
+``errors.Rejected`` with a reason code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trailbeam import errors, jsonvalue, timestamps
+
+INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
+_EMPTY: dict[str, Any] = {}
+_FLAGS = {True: True, False: False, "true": True, "false": False, "True": True, "False": False,
+          "TRUE": True, "FALSE": False}
+
+
+def _text(value: Any) -> str | None:
+    """A typed string column: strings as they are, other scalars as their JSON text, else null."""
+    if type(value) is str:
+        return value
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return jsonvalue.dumps(value).decode()
+
+
+def _flag(value: Any) -> bool | None:
+    """A typed boolean column: real booleans and "true"/"false" strings, else null."""
+    try:
+        return _FLAGS.get(value)
+    except TypeError:  # unhashable: an object or array where a boolean was expected
+        return None
+
+
+def _member(value: Any, key: str) -> Any:
+    return value.get(key) if type(value) is dict else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if type(value) is dict else _EMPTY
+
+
+def is_insight(event: dict[str, Any]) -> bool:
+    """Insight events carry the API call they are about in insightDetails, not at top level."""
+    return event.get("eventType") == INSIGHT_EVENT_TYPE or event.get("eventCategory") == "Insight"
+
+
+def event_time_micros(event: Any) -> int:
+    """The event's eventTime as UTC micros.
+
+    Raises:
+        errors.Rejected: BAD_EVENT_TIME when it is absent or not an ISO 8601 time.
+    """
+    try:
+        return timestamps.parse_micros(event.get("eventTime"))
+    except ValueError as err:
+        raise errors.Rejected(errors.BAD_EVENT_TIME, str(err)) from None
+
+
+def event_row(event: Any, canonical: bytes) -> dict[str, Any]:
+    """Builds the store row of one event, without its provenance.
+
+    Args:
+        event: the decoded event value.
+        canonical: ``jsonvalue.dumps(event)``, stored as cloudTrailEvent.
+
+    Returns:
+        The TrailEvent fields derived from the event (all but ``source``, ``copies``, ``conflict``), e.g. ``{"eventTime": 1732956197000000, "eventID": "6e88...",
+        "eventName": "GetFederationToken", ..., "cloudTrailEvent": "{...}"}``.
+
+    Raises:
+        errors.Rejected: NOT_AN_OBJECT, MISSING_EVENT_ID, BAD_EVENT_TIME or MISSING_EVENT_SOURCE_OR_NAME.
+    """
+    if type(event) is not dict:
+        raise errors.Rejected(errors.NOT_AN_OBJECT, f"a JSON {type(event).__name__}, not an object")
+    get = event.get
+    event_id = get("eventID")
+    if type(event_id) is not str or not event_id.strip():
+        raise errors.Rejected(errors.MISSING_EVENT_ID, f"eventID is {event_id!r:.80}")
+    micros = event_time_micros(event)
+    if is_insight(event):
+        details = _object(get("insightDetails"))
+        name, service = _text(details.get("eventName")), _text(details.get("eventSource"))
+    else:
+        name, service = get("eventName"), get("eventSource")
+        if type(name) is not str or type(service) is not str or not name or not service:
+            raise errors.Rejected(errors.MISSING_EVENT_SOURCE_OR_NAME,
+                                  f"eventSource={service!r:.60} eventName={name!r:.60}")
+    return {
+        "eventTime": micros,
+        "eventID": event_id,
+        "eventName": name,
+        "eventSource": service,
+        "eventType": _text(get("eventType")),
+        "eventCategory": _text(get("eventCategory")),
+        "eventVersion": _text(get("eventVersion")),
+        "awsRegion": _text(get("awsRegion")),
+        "recipientAccountId": _text(get("recipientAccountId")),
+        "readOnly": _flag(get("readOnly")),
+        "managementEvent": _flag(get("managementEvent")),
+        "errorCode": _text(get("errorCode")),
+        "errorMessage": _text(get("errorMessage")),
+        "sourceIPAddress": _text(get("sourceIPAddress")),
+        "userAgent": _text(get("userAgent")),
+        "requestID": _text(get("requestID")),
+        "sharedEventID": _text(get("sharedEventID")),
+        "vpcEndpointId": _text(get("vpcEndpointId")),
+        "sessionCredentialFromConsole": _flag(get("sessionCredentialFromConsole")),
+        "userIdentity": _identity(_object(get("userIdentity"))),
+        "resources": _resources(get("resources")),
+        "cloudTrailEvent": canonical.decode(),
+    }
+
+
+def _identity(identity: dict[str, Any]) -> dict[str, Any]:
+    get = identity.get
+    context = _object(get("sessionContext"))
+    attributes = _object(context.get("attributes"))
+    issuer = _object(context.get("sessionIssuer"))
+    created = attributes.get("creationDate")
+    try:
+        created_micros = timestamps.parse_micros(created) if created is not None else None
+    except ValueError:
+        created_micros = None  # kept exactly in cloudTrailEvent; the typed column stays null
+    on_behalf = _object(get("onBehalfOf"))
+    return {
+        "type": _text(get("type")),
+        "arn": _text(get("arn")),
+        "accountId": _text(get("accountId")),
+        "accessKeyId": _text(get("accessKeyId")) or None,
+        "principalId": _text(get("principalId")),
+        "userName": _text(get("userName")),
+        "invokedBy": _text(get("invokedBy")),
+        "sourceIdentity": _text(context.get("sourceIdentity")),
+        "mfaAuthenticated": _flag(attributes.get("mfaAuthenticated")),
+        "sessionCreationDate": created_micros,
+        "sessionIssuer": {
+            "type": _text(issuer.get("type")),
+            "arn": _text(issuer.get("arn")),
+            "accountId": _text(issuer.get("accountId")),
+            "principalId": _text(issuer.get("principalId")),
+            "userName": _text(issuer.get("userName")),
+        },
+        "webIdFederationProvider": _text(_member(context.get("webIdFederationData"), "federatedProvider")),
+        "onBehalfOfUserId": _text(on_behalf.get("userId")),
+        "onBehalfOfIdentityStoreArn": _text(on_behalf.get("identityStoreArn")),
+        "credentialId": _text(get("credentialId")),
+    }
+
+
+def _resources(resources: Any) -> list[dict[str, Any]]:
+    if type(resources) is not list:
+        return []
+    return [{"arn": _text(r.get("ARN")), "type": _text(r.get("type")), "accountId": _text(r.get("accountId"))}
+            for r in resources if type(r) is dict]
+
+
+def full_record(row: dict[str, Any], source: dict[str, Any], *, copies: int = 1,
+                conflict: bool = False) -> dict[str, Any]:
+    """A complete TrailEvent record (as fastavro writes and reads it) from a row and its provenance."""
+    return {**row, "source": source, "copies": copies, "conflict": conflict}
+
+
+def original_event(row: dict[str, Any]) -> Any:
+    """Turns a stored TrailEvent row back into the original CloudTrail JSON value.
+
+    The result equals the event as AWS wrote it, parsed by a JSON parser that keeps numbers exactly:
+    members, nesting, null vs absent, ``{}``, strings, booleans and integers are identical; a
+    non-integer number comes back as a float, or as a ``Decimal`` in the rare record holding a
+    number a float cannot represent (so nothing is ever silently rounded).
+
+    >>> original_event({"cloudTrailEvent": '{"eventID":"e1","requestParameters":null}'})
+    {'eventID': 'e1', 'requestParameters': None}
+    """
+    return jsonvalue.loads(row["cloudTrailEvent"])
+
+
+def original_json(row: dict[str, Any]) -> str:
+    """The stored event as canonical JSON text (compact, keys sorted, numbers as written)."""
+    text: str = row["cloudTrailEvent"]
+    return text

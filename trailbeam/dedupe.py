@@ -1,0 +1,73 @@
+"""Deduplication by eventID within one partition, and the order of the stored records.
+
+CloudTrail may deliver an event more than once; the copies are identical and one is kept. Copies
+whose content differs are never resolved silently: each distinct content is kept, every kept copy is
+marked ``conflict`` with its own provenance, and the conflict is counted. "Content" is the event
+itself (cloudTrailEvent), so the same event read from an S3 log and from a LookupEvents export is one
+event, not a conflict. Among equal copies, the one from the smallest (source URI, position) is kept,
+so the result does not depend on the order in which workers delivered them.
+
+Input: entries ``(eventTime micros, eventID, Avro-encoded TrailEvent)`` of one partition-hour.
+Output: encoded records sorted by (eventTime, eventID) and the partition's counts.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+import fastavro
+
+from trailbeam import avro, timestamps
+from trailbeam.spill import Entry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deduplicated:
+    records: list[bytes]    # encoded TrailEvents in store order
+    read: int               # entries given
+    stored: int             # records kept (both sides of a conflict count)
+    duplicates: int         # copies dropped
+    conflicts: int          # eventIDs whose copies differ
+    first: int | None       # earliest eventTime (micros) kept
+    last: int | None        # latest eventTime (micros) kept
+
+
+def deduplicate(entries: list[Entry]) -> Deduplicated:
+    counts = Counter(event_id for _, event_id, _ in entries)
+    repeated = {event_id for event_id, n in counts.items() if n > 1}
+    kept = [entry for entry in entries if entry[1] not in repeated] if repeated else list(entries)
+    conflicts = 0
+    if repeated:
+        groups: dict[str, list[Entry]] = {}
+        for entry in entries:
+            if entry[1] in repeated:
+                groups.setdefault(entry[1], []).append(entry)
+        for copies in groups.values():
+            resolved = _resolve(copies)
+            conflicts += len(resolved) > 1
+            kept.extend(resolved)
+    # Ties on (time, id) only happen between conflicting copies; their bytes order them stably.
+    kept.sort()
+    return Deduplicated(records=[data for _, _, data in kept], read=len(entries), stored=len(kept),
+                        duplicates=len(entries) - len(kept), conflicts=conflicts,
+                        first=kept[0][0] if kept else None, last=kept[-1][0] if kept else None)
+
+
+def _resolve(copies: list[Entry]) -> list[Entry]:
+    """Copies of one eventID -> one entry per distinct content, re-encoded with copies/conflict set."""
+    records = [avro.decode(avro.EVENT, data) for _, _, data in copies]
+    records.sort(key=lambda r: (r["source"]["uri"], r["source"]["position"]))
+    distinct: dict[str, dict] = {}
+    for record in records:
+        distinct.setdefault(record["cloudTrailEvent"], record)
+    conflict = len(distinct) > 1
+    schema = avro.parsed_schemas()[avro.EVENT]
+    resolved = []
+    for record in distinct.values():
+        record = {**record, "copies": len(copies), "conflict": conflict}
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, schema, record)
+        resolved.append((timestamps.datetime_micros(record["eventTime"]), record["eventID"], buffer.getvalue()))
+    return resolved

@@ -1,0 +1,137 @@
+"""One input object -> its encoded events grouped by partition-hour, its quarantine, and a report.
+
+This is all of ingest that looks at a single file, kept free of Beam so it is tested directly and
+reused by any runner. Every item of the file ends in exactly one place: an event entry or a
+quarantine record; a file that cannot be read at all is one quarantine record. The report carries the
+counts that let a run prove ``read = stored + duplicates + quarantined``.
+
+Input: the object's URI and bytes as stored. Output: ``FileResult``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from trailbeam import cloudtrail, errors, jsonvalue, layout, partitions, readers, timestamps
+from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.spill import Entry
+
+_HOUR = 3_600_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileReport:
+    """What one object contributed to a run (a row of the run's files manifest)."""
+
+    uri: str
+    size: int
+    sha256: str
+    content_sha256: str | None
+    kind: str            # layout.LOG, DIGEST, INSIGHT or OTHER (from the key)
+    shape: str           # readers shape, "digest", "empty" or "unreadable"
+    records: int         # items found: events + quarantined items
+    events: int          # items that became events (before deduplication)
+    quarantined: int     # items quarantined (a whole-object rejection is counted by ``rejected``)
+    rejected: bool       # the whole object was quarantined
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    report: FileReport
+    events: dict[str, list[Entry]] = field(default_factory=dict)   # group key -> entries
+    encoded_bytes: int = 0                                          # size of all encoded events
+    quarantine: list[dict[str, Any]] = field(default_factory=list)  # QuarantineRecord dicts
+
+
+def group_key(partition: str, hour: int) -> str:
+    """Partition-hour key: the unit that is deduplicated, sorted and written as one file."""
+    return f"{partition}#{hour:02d}"
+
+
+def split_group_key(key: str) -> tuple[str, int]:
+    partition, _, hour = key.rpartition("#")
+    return partition, int(hour)
+
+
+class _Partitioner:
+    """Finds an event's partition-hour; cached per hour and place, since a file spans few of them."""
+
+    def __init__(self, where: layout.Location) -> None:
+        self._where = where
+        self._cache: dict[tuple[str | None, str | None, int], str] = {}
+
+    def key(self, row: dict[str, Any]) -> str:
+        hour = row["eventTime"] // _HOUR
+        place = (row["recipientAccountId"] or self._where.account, row["awsRegion"] or self._where.region, hour)
+        found = self._cache.get(place)
+        if found is None:
+            moment = timestamps.to_datetime(hour * _HOUR)
+            found = group_key(partitions.partition_path(place[0], place[1], moment.date().isoformat()), moment.hour)
+            self._cache[place] = found
+        return found
+
+
+def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> FileResult:
+    """Decodes, validates and encodes every event of one object.
+
+    Args:
+        uri: the object's URI (stored as provenance).
+        data: its bytes exactly as stored.
+        run_id: the ingest run, stored with every record.
+        shape: a readers shape to force, or "auto".
+    """
+    where = layout.locate(uri)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if where.kind == layout.DIGEST:
+        # Digest files are evidence about logs, not logs: the integrity work reads them.
+        return FileResult(report=FileReport(uri=uri, size=len(data), sha256=sha256, content_sha256=None,
+                                            kind=where.kind, shape="digest", records=0, events=0,
+                                            quarantined=0, rejected=False))
+    decoded = readers.decode(data, shape=shape)
+    quarantine = [_quarantined(reject.reason, reject.detail, uri, sha256, reject.position, None,
+                               reject.payload, run_id) for reject in decoded.rejects]
+    rejected = any(reject.position is None for reject in decoded.rejects)
+    events: dict[str, list[Entry]] = {}
+    head = source_head(uri, sha256, decoded.content_sha256 or "")
+    tail = source_tail(decoded.shape, None, run_id)
+    partitioner = _Partitioner(where)
+    encoded_bytes = 0
+    for item in decoded.items:
+        value = item.value
+        canonical = jsonvalue.dumps(value)
+        try:
+            row = cloudtrail.event_row(value, canonical)
+        except errors.Rejected as reject:
+            event_id = value.get("eventID") if type(value) is dict else None
+            quarantine.append(_quarantined(reject.reason, reject.detail, uri, sha256, item.position,
+                                           event_id if type(event_id) is str else None, canonical, run_id))
+            continue
+        item_tail = tail if item.wrapper is None else source_tail(decoded.shape, item.wrapper.decode(), run_id)
+        data = encode_event(row, head, item.position, item_tail)
+        encoded_bytes += len(data)
+        events.setdefault(partitioner.key(row), []).append((row["eventTime"], row["eventID"], data))
+    stored = sum(len(entries) for entries in events.values())
+    item_rejects = len(quarantine) - rejected
+    report = FileReport(uri=uri, size=len(data), sha256=sha256, content_sha256=decoded.content_sha256,
+                        kind=where.kind, shape=decoded.shape, records=stored + item_rejects, events=stored,
+                        quarantined=item_rejects, rejected=rejected)
+    return FileResult(report=report, events=events, quarantine=quarantine, encoded_bytes=encoded_bytes)
+
+
+def unreadable(uri: str, detail: str, run_id: str) -> FileResult:
+    """The result for an object that could not be read at all (I/O error, permission)."""
+    report = FileReport(uri=uri, size=0, sha256="", content_sha256=None, kind=layout.locate(uri).kind,
+                        shape="unreadable", records=0, events=0, quarantined=0, rejected=True)
+    return FileResult(report=report, quarantine=[
+        _quarantined(errors.UNREADABLE, detail, uri, None, None, None, b"", run_id)])
+
+
+def _quarantined(reason: str, detail: str, uri: str, sha256: str | None, position: int | None,
+                 event_id: str | None, payload: bytes, run_id: str) -> dict[str, Any]:
+    return {"reason": reason, "detail": detail[:1000], "uri": uri, "sha256": sha256, "position": position,
+            "eventID": event_id, "payload": payload, "ingestRun": run_id}

@@ -1,0 +1,35 @@
+"""Turns what a user names as input (files, folders, globs, URIs) into patterns Beam can match.
+
+A folder means everything below it. Local paths are made absolute so that workers in other
+processes, and provenance, see the same path.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from trailbeam import errors
+
+_REMOTE = ("s3://", "gs://")
+
+
+def to_patterns(sources: list[str]) -> list[str]:
+    """Input names -> match patterns (``**`` crosses folders, ``*`` does not).
+
+    Raises:
+        errors.InputError: a local path that does not exist and is not a glob.
+    """
+    patterns = []
+    for source in sources:
+        if source.startswith(_REMOTE):
+            patterns.append(source + "**" if source.endswith("/") else source)
+            continue
+        path = os.path.abspath(os.path.expanduser(source))
+        if os.path.isdir(path):
+            patterns.append(os.path.join(path, "**"))
+        elif os.path.exists(path) or glob.has_magic(path):
+            patterns.append(path)
+        else:
+            raise errors.InputError(f"no such file or folder: {source}")
+    return patterns

@@ -1,0 +1,43 @@
+"""Spill chunks: encoded events parked on storage between parsing and the per-partition write.
+
+Shuffling the events themselves through the runner would keep every event in memory on a local
+runner (the in-process runners buffer whole collections) and grow with the input. Instead, parsing
+workers write compressed chunks of encoded events next to the store and shuffle only small
+references; the worker that owns a partition reads its chunks back. Memory is then bounded by the
+largest partition-hour, not by the input.
+
+Chunk format: zstandard frame of repeated ``<q micros><I id length><I data length><id><data>``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from trailbeam.avrofile import zstd
+
+Entry = tuple[int, str, bytes]   # (eventTime micros, eventID, Avro-encoded TrailEvent)
+_HEAD = struct.Struct("<qII")
+
+
+def pack(entries: Iterable[Entry]) -> bytes:
+    parts: list[bytes] = []
+    head = _HEAD.pack
+    for micros, event_id, data in entries:
+        key = event_id.encode()
+        parts += (head(micros, len(key), len(data)), key, data)
+    return zstd.compress(b"".join(parts), level=1)
+
+
+def unpack(chunk: bytes) -> list[Entry]:
+    data = zstd.decompress(chunk)
+    entries: list[Entry] = []
+    offset, end, size = 0, len(data), _HEAD.size
+    read = _HEAD.unpack_from
+    while offset < end:
+        micros, key_len, data_len = read(data, offset)
+        offset += size
+        key_end = offset + key_len
+        entries.append((micros, data[offset:key_end].decode(), data[key_end:key_end + data_len]))
+        offset = key_end + data_len
+    return entries
