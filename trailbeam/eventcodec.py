@@ -14,10 +14,13 @@ its two constant halves once per file (``source_head``, ``source_tail``) and pas
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 # zigzag varints of 0..63 are one byte: 2*n.
 _SMALL = [bytes((n << 1,)) for n in range(64)]
+# A present optional string of 0..63 bytes: union branch 1, then its one-byte length.
+_PRESENT_SMALL = [b"\x02" + small for small in _SMALL]
 _NULL = b"\x00"
 _TRUE = b"\x02\x01"
 _FALSE = b"\x02\x00"
@@ -30,6 +33,12 @@ def long_bytes(n: int) -> bytes:
     """Avro ``long``: zigzag, then base-128 varint."""
     if 0 <= n < 64:
         return _SMALL[n]
+    return _varint(n)
+
+
+# Event times repeat within a second and positions within a file: most calls are cache hits.
+@functools.lru_cache(maxsize=1 << 16)
+def _varint(n: int) -> bytes:
     z = (n << 1) ^ (n >> 63)
     out = bytearray()
     while z > 0x7F:
@@ -50,7 +59,7 @@ def _optional_string(text: str | None) -> bytes:
         return _NULL
     data = text.encode()
     size = len(data)
-    return b"\x02" + (_SMALL[size] if size < 64 else long_bytes(size)) + data
+    return (_PRESENT_SMALL[size] if size < 64 else b"\x02" + long_bytes(size)) + data
 
 
 def _optional_bool(flag: bool | None) -> bytes:

@@ -1,0 +1,291 @@
+"""The ``trailbeam`` command: thin subcommands over the library and the pipelines.
+
+Conventions shared by every subcommand: commands that read a store take ``--store``, commands that
+write take ``--out``, query commands take ``--format table|json|csv``, times are ISO 8601 UTC.
+Exit codes: 0 success, 1 a check found problems (e.g. conflicting copies of an event), 2 usage or
+input errors, with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trailbeam import __version__, errors, store, summary, tabular, timestamps
+
+_LOGGER = logging.getLogger(__name__)
+_SHAPES = ("auto", "records", "array", "single", "jsonl", "concatenated", "lookup-events", "eventbridge",
+           "cloudwatch-subscription", "cloudwatch-export", "cloudwatch-filter")
+
+
+class _UsageError(errors.TrailbeamError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exit code is 2 as well; keep one line
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trailbeam", description="AWS CloudTrail forensics: ingest, inspect and "
+                     "investigate CloudTrail logs with Apache Beam.")
+    parser.add_argument("--version", action="version", version=f"trailbeam {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's progress messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ingest = commands.add_parser(
+        "ingest", help="ingest CloudTrail files into an event store",
+        description="Ingest CloudTrail logs (S3-delivered .json.gz, JSON arrays/lines, LookupEvents, "
+        "EventBridge, CloudWatch Logs) into an Avro event store, deduplicated by eventID. Options this "
+        "command does not know are passed to Apache Beam (e.g. --runner=DataflowRunner ...).")
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or glob (local, gs://, s3://)")
+    ingest.add_argument("--out", required=True, metavar="STORE", help="event store to write into")
+    ingest.add_argument("--format", default="auto", choices=_SHAPES, help="input shape (default: detect per file)")
+    ingest.add_argument("--run-id", help="name of this run (default: the UTC start time)")
+    ingest.add_argument("--codec", default="zstandard", choices=("zstandard", "deflate", "null"),
+                        help="Avro codec (default zstandard; deflate for readers without zstandard)")
+    ingest.add_argument("--workers", type=int, default=1,
+                        help="local worker processes (default 1: in-process; 0: one per CPU)")
+    ingest.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was quarantined")
+    ingest.set_defaults(handler=_ingest)
+
+    sample = commands.add_parser("sample", help="write a synthetic trail with an attack story",
+                                 description="Write a realistic synthetic CloudTrail trail in the S3 "
+                                 "layout, with an embedded attack story and ground-truth.json.")
+    sample.add_argument("--out", required=True, metavar="DIR")
+    sample.add_argument("--events", type=int, default=5000, help="about this many unique events")
+    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--days", type=int, default=3)
+    sample.add_argument("--start", default="2026-03-02", help="first day (ISO 8601 UTC)")
+    sample.set_defaults(handler=_sample)
+
+    cat = commands.add_parser("cat", help="print stored events as their original CloudTrail JSON",
+                              description="Print stored events, one original CloudTrail JSON object per "
+                              "line, in partition then (eventTime, eventID) order.")
+    _add_store(cat)
+    _add_filters(cat)
+    cat.set_defaults(handler=_cat)
+
+    stats = commands.add_parser("stats", help="summarise an event store")
+    _add_store(stats)
+    _add_format(stats)
+    stats.set_defaults(handler=_stats)
+
+    quarantine = commands.add_parser("quarantine", help="list quarantined input with its reasons")
+    _add_store(quarantine)
+    _add_format(quarantine)
+    quarantine.set_defaults(handler=_quarantine)
+
+    demo = commands.add_parser("demo", help="sample -> ingest -> stats on bundled synthetic data",
+                               description="The main job on embedded defaults: write the synthetic "
+                               "sample trail, ingest it with the local runner, summarise the store.")
+    demo.add_argument("--out", default="demo", metavar="DIR", help="folder for trail/ and store/ (default ./demo)")
+    demo.add_argument("--events", type=int, default=5000)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, metavar="PATH", help="event store to read")
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", default="table", choices=tabular.FORMATS)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", help="from this eventTime (ISO 8601 UTC, inclusive)")
+    parser.add_argument("--end", help="until this eventTime (ISO 8601 UTC, exclusive)")
+    parser.add_argument("--account", action="append", help="only this account (repeatable)")
+    parser.add_argument("--region", action="append", help="only this region (repeatable)")
+
+
+def _time(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return timestamps.parse_user_time(text)
+    except ValueError:
+        raise _UsageError(f"{flag} {text!r} is not an ISO 8601 time") from None
+
+
+# ---- ingest ----
+
+def _ingest(args: argparse.Namespace, beam_args: list[str]) -> int:
+    run_summary = run_ingest(args.sources, args.out, shape=args.format, run_id=args.run_id, codec=args.codec,
+                             workers=args.workers, beam_args=beam_args, progress=sys.stderr.isatty())
+    print(json.dumps(run_summary, indent=2, sort_keys=True) if args.json else summary.render(run_summary))
+    problems = run_summary["records"]["conflicts"] or not run_summary["balanced"]
+    quarantined = run_summary["records"]["quarantined"] or run_summary["files"].get("quarantined", 0)
+    return 1 if problems or (args.strict and quarantined) else 0
+
+
+def run_ingest(sources: list[str], out: str, *, shape: str = "auto", run_id: str | None = None,
+               codec: str = "zstandard", workers: int = 1, beam_args: Sequence[str] = (),
+               progress: bool = False) -> dict[str, Any]:
+    """Runs the ingest pipeline locally (or wherever beam_args send it) and returns the run summary."""
+    from pipelines import ingest as pipeline  # Beam is imported only by commands that run pipelines
+
+    argv = [*(f"--source={s}" for s in sources), f"--store={out}", f"--input_format={shape}", f"--codec={codec}"]
+    if run_id:
+        argv.append(f"--run_id={run_id}")
+    if workers != 1 and not any(a.startswith("--direct_running_mode") for a in beam_args):
+        argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    with tempfile.TemporaryDirectory(prefix="trailbeam-progress-") as progress_dir:
+        if progress:
+            argv.append(f"--progress_dir={progress_dir}")
+        with _ProgressLine(progress_dir if progress else None):
+            finished = pipeline.run([*argv, *beam_args])
+    summaries = [s for s in store.run_summaries(out) if s["run_id"] == finished] if _is_local(out) else []
+    if not summaries:
+        raise errors.StoreError(f"the run {finished} left no summary in {out}")
+    return summaries[0]
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+class _ProgressLine:
+    """Prints files, records and rate on one stderr line while a local pipeline runs."""
+
+    def __init__(self, folder: str | None):
+        self._folder = folder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> _ProgressLine:
+        if self._folder:
+            self._started = time.monotonic()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._folder:
+            self._stop.set()
+            self._thread.join()
+            self._show()
+            sys.stderr.write("\n")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._show()
+
+    def _show(self) -> None:
+        totals = {"files": 0, "records": 0, "bytes": 0}
+        for path in Path(self._folder or ".").glob("*.json"):
+            try:
+                counts = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # being replaced right now
+            for key in totals:
+                totals[key] += counts.get(key, 0)
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        sys.stderr.write(f"\r  parsed {totals['files']:,} files, {totals['records']:,} records "
+                         f"({totals['bytes'] / 1e6:,.1f} MB), {totals['records'] / elapsed:,.0f} records/s, "
+                         f"{elapsed:,.0f} s ")
+        sys.stderr.flush()
+
+
+# ---- sample, demo ----
+
+def _sample(args: argparse.Namespace, _: list[str]) -> int:
+    from trailbeam import sample
+
+    start = timestamps.to_datetime(_time(args.start, "--start") or 0)
+    written = sample.write_sample(args.out, events=args.events, seed=args.seed, start=start, days=args.days)
+    print(f"wrote {written.records:,} records ({written.unique_events:,} events, {written.duplicates:,} "
+          f"duplicate deliveries) in {written.files:,} files under {written.out_dir}")
+    print(f"accounts {', '.join(written.accounts)}; regions {', '.join(written.regions)}; "
+          f"{written.start} .. {written.end}")
+    print(f"ground truth: {written.ground_truth}")
+    return 0
+
+
+def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from trailbeam import sample
+
+    out = Path(args.out)
+    trail, store_dir = out / "trail", out / "store"
+    if store_dir.exists():
+        raise _UsageError(f"{store_dir} exists already; choose another --out or remove it")
+    written = sample.write_sample(trail, events=args.events)
+    print(f"1. sample: {written.records:,} records in {written.files:,} files under {trail}")
+    print(f"2. ingest into {store_dir}")
+    run_summary = run_ingest([str(trail)], str(store_dir), beam_args=beam_args, progress=sys.stderr.isatty())
+    print(summary.render(run_summary))
+    print(f"3. stats of {store_dir}")
+    print(_render_stats(str(store_dir), "table"))
+    print(f"\nnext: trailbeam cat --store {store_dir} --start {written.start} | head")
+    return 0
+
+
+# ---- reading commands ----
+
+def _cat(args: argparse.Namespace, _: list[str]) -> int:
+    records = store.read_events(args.store, accounts=set(args.account) if args.account else None,
+                                regions=set(args.region) if args.region else None,
+                                start=_time(args.start, "--start"), end=_time(args.end, "--end"))
+    out = sys.stdout
+    for record in records:
+        out.write(record["cloudTrailEvent"])
+        out.write("\n")
+    return 0
+
+
+def _render_stats(store_root: str, fmt: str) -> str:
+    from trailbeam import stats
+
+    collected = stats.collect(store.read_events(store_root), store.run_summaries(store_root))
+    if fmt == "json":
+        return json.dumps(collected.to_json(), indent=2)
+    return tabular.render(("dimension", "value", "count"), collected.rows(), fmt)
+
+
+def _stats(args: argparse.Namespace, _: list[str]) -> int:
+    print(_render_stats(args.store, args.format))
+    return 0
+
+
+def _quarantine(args: argparse.Namespace, _: list[str]) -> int:
+    rows = [(r["ingestRun"], r["reason"], r["uri"], r["position"], r["eventID"], r["detail"], len(r["payload"]))
+            for r in store.read_quarantine(args.store)]
+    print(tabular.render(("run", "reason", "uri", "position", "eventID", "detail", "payload_bytes"), rows,
+                         args.format))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if extra and args.command not in ("ingest", "demo"):
+            raise _UsageError(f"unrecognized arguments: {' '.join(extra)}")
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
+        code: int = args.handler(args, extra)
+        return code
+    except errors.TrailbeamError as err:
+        print(f"trailbeam: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `trailbeam cat ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
