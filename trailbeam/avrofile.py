@@ -70,6 +70,8 @@ def write_container(out: BinaryIO, *, schema_json: str, records: Iterable[bytes]
         The number of records written.
     """
     compress = _compressor(codec)
+    if any(key.startswith("avro.") for key in metadata or {}):
+        raise ValueError("metadata keys starting with 'avro.' are reserved by the Avro specification")
     sync = sync_marker(seed)
     out.write(_header(schema_json, codec, sync, metadata or {}))
     block: list[bytes] = []

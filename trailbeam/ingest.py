@@ -112,9 +112,9 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> 
                                            event_id if type(event_id) is str else None, canonical, run_id))
             continue
         item_tail = tail if item.wrapper is None else source_tail(decoded.shape, item.wrapper.decode(), run_id)
-        data = encode_event(row, head, item.position, item_tail)
-        encoded_bytes += len(data)
-        events.setdefault(partitioner.key(row), []).append((row["eventTime"], row["eventID"], data))
+        encoded = encode_event(row, head, item.position, item_tail)
+        encoded_bytes += len(encoded)
+        events.setdefault(partitioner.key(row), []).append((row["eventTime"], row["eventID"], encoded))
     stored = sum(len(entries) for entries in events.values())
     item_rejects = len(quarantine) - rejected
     report = FileReport(uri=uri, size=len(data), sha256=sha256, content_sha256=decoded.content_sha256,
