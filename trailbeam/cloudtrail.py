@@ -19,8 +19,7 @@ from trailbeam import errors, jsonvalue, timestamps
 
 INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 _EMPTY: dict[str, Any] = {}
-_FLAGS = {True: True, False: False, "true": True, "false": False, "True": True, "False": False,
-          "TRUE": True, "FALSE": False}
+_FLAG_TEXT = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
 
 
 def _text(value: Any) -> str | None:
@@ -39,11 +38,10 @@ def _text_of(container: dict[str, Any], key: str) -> str | None:
 
 
 def _flag(value: Any) -> bool | None:
-    """A typed boolean column: real booleans and "true"/"false" strings, else null."""
-    try:
-        return _FLAGS.get(value)
-    except TypeError:  # unhashable: an object or array where a boolean was expected
-        return None
+    """A typed boolean column: real booleans and "true"/"false" strings (any case), else null."""
+    if type(value) is bool:
+        return value
+    return _FLAG_TEXT.get(value) if type(value) is str else None
 
 
 def _member(value: Any, key: str) -> Any:
@@ -167,6 +165,21 @@ def _resources(resources: Any) -> list[dict[str, Any]]:
         return []
     return [{"arn": _text_of(r, "ARN"), "type": _text_of(r, "type"), "accountId": _text_of(r, "accountId")}
             for r in resources if type(r) is dict]
+
+
+def without_lone_surrogates(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with lone UTF-16 surrogates (valid JSON escapes, invalid UTF-8) in its typed columns
+    replaced by U+FFFD, so that Avro can hold them; cloudTrailEvent keeps the exact escapes."""
+    def clean(value: Any) -> Any:
+        if type(value) is str:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if type(value) is dict:
+            return {key: clean(item) for key, item in value.items()}
+        if type(value) is list:
+            return [clean(item) for item in value]
+        return value
+
+    return {key: value if key == "cloudTrailEvent" else clean(value) for key, value in row.items()}
 
 
 def full_record(row: dict[str, Any], source: dict[str, Any], *, copies: int = 1,

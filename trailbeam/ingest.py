@@ -103,16 +103,22 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> 
     encoded_bytes = 0
     for item in decoded.items:
         value = item.value
-        canonical = jsonvalue.dumps(value)
         try:
+            canonical = jsonvalue.dumps(value)
             row = cloudtrail.event_row(value, canonical)
-        except errors.Rejected as reject:
+        except (errors.Rejected, jsonvalue.JsonError) as err:
+            reason, detail = (err.reason, err.detail) if isinstance(err, errors.Rejected) else (
+                errors.INVALID_JSON, f"{err}; the item is at this position of the source object")
             event_id = value.get("eventID") if type(value) is dict else None
-            quarantine.append(_quarantined(reject.reason, reject.detail, uri, sha256, item.position,
-                                           event_id if type(event_id) is str else None, canonical, run_id))
+            payload = canonical if isinstance(err, errors.Rejected) else b""
+            quarantine.append(_quarantined(reason, detail, uri, sha256, item.position,
+                                           event_id if type(event_id) is str else None, payload, run_id))
             continue
         item_tail = tail if item.wrapper is None else source_tail(decoded.shape, item.wrapper.decode(), run_id)
-        encoded = encode_event(row, head, item.position, item_tail)
+        try:
+            encoded = encode_event(row, head, item.position, item_tail)
+        except UnicodeEncodeError:
+            encoded = encode_event(cloudtrail.without_lone_surrogates(row), head, item.position, item_tail)
         encoded_bytes += len(encoded)
         events.setdefault(partitioner.key(row), []).append((row["eventTime"], row["eventID"], encoded))
     stored = sum(len(entries) for entries in events.values())

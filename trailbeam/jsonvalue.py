@@ -22,6 +22,7 @@ import orjson
 
 # Decimal literals with more significant digits than this may not survive a trip through a float.
 _FLOAT_DIGITS = 15
+_INF = float("inf")
 
 
 class JsonError(ValueError):
@@ -29,15 +30,15 @@ class JsonError(ValueError):
 
 
 def _number(literal: str) -> float | Decimal:
-    # Most numbers in CloudTrail are small; only a long mantissa or an exponent beyond a double's
-    # range needs Decimal to stay exact.
-    mantissa = literal.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0")
+    # Short literals are exact as floats (any decimal of at most 15 significant digits survives a
+    # double); a longer one stays a float only when the float's shortest repr is the same number.
     value = float(literal)
-    if len(mantissa) <= _FLOAT_DIGITS and value not in (0.0, float("inf"), float("-inf")):
+    if len(literal) <= _FLOAT_DIGITS and value not in (0.0, _INF, -_INF):
         return value
-    if value == 0.0 and not mantissa:
-        return value  # a true zero such as 0.0 or -0e5
-    return Decimal(literal)
+    exact = Decimal(literal)
+    if math.isfinite(value) and Decimal(repr(value)) == exact and (value != 0.0 or exact.is_zero()):
+        return value
+    return exact
 
 
 def _reject_constant(name: str) -> Any:
@@ -57,14 +58,31 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data, parse_float=_number, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise JsonError(str(err)) from None
+    except ValueError as err:  # an integer beyond Python's 4300-digit conversion limit
+        raise JsonError(str(err)) from None
 
 
 def dumps(value: Any) -> bytes:
-    """Canonical JSON bytes of ``value``: compact, sorted keys, exact numbers."""
+    """Canonical JSON bytes of ``value``: compact, sorted keys, exact numbers.
+
+    Raises:
+        JsonError: for values JSON cannot hold, or nested too deep to write.
+    """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (orjson.JSONEncodeError, TypeError):
+        pass  # a Decimal, an integer beyond 64 bits, a lone surrogate or nesting deeper than 255
+    try:
+        # The C encoder: deep nesting, big integers, lone surrogates (escaped, as ASCII JSON).
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    except TypeError:
+        pass  # a Decimal
+    except ValueError as err:
+        raise JsonError(str(err)) from None
+    try:
         return _exact_dumps(value).encode()
+    except RecursionError:
+        raise JsonError("value nested too deep to write") from None
 
 
 def _exact_dumps(value: Any) -> str:

@@ -28,6 +28,8 @@ def escape(value: str | None) -> str:
     """
     if not value:
         return DEFAULT
+    if value == DEFAULT:
+        return "%5F" + DEFAULT[1:]  # a real value spelled like the marker must not read back as missing
     return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), value)
 
 

@@ -366,7 +366,7 @@ def _read_concatenated(text: bytes) -> _Found:
             end = decoder.raw_decode(source, start)[1]
             raw = source[start:end].encode("utf-8", "surrogateescape")  # the bytes as written
             value = jsonvalue.loads(raw)  # and invalid UTF-8 fails here
-        except (json.JSONDecodeError, *_PARSE_ERRORS) as err:
+        except (ValueError, *_PARSE_ERRORS) as err:  # JSONDecodeError, or int() past 4300 digits
             if position == 0:
                 raise errors.Rejected(errors.INVALID_JSON, str(err)) from None
             results.append(_reject(errors.INVALID_JSON, str(err), position,

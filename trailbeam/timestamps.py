@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
+_FIRST = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _MICRO
+_LAST = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc) - _EPOCH) // _MICRO
 
 
 def parse_micros(value: object) -> int:
@@ -38,7 +40,10 @@ def _parse_text(value: str) -> int:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // _MICRO
+    micros = (moment - _EPOCH) // _MICRO
+    if not _FIRST <= micros <= _LAST:
+        raise ValueError(f"{value!r:.80} lies outside the years 1..9999 in UTC")
+    return micros
 
 
 def to_datetime(micros: int) -> datetime:
