@@ -123,7 +123,7 @@ def main() -> None:
         trail = trail_for(events, cache)
         files = log_files(trail)
         truth = json.loads((trail / "ground-truth.json").read_text())
-        records = truth["counts"]["records"]
+        records = truth["totals"]["records"]
         size = uncompressed_bytes(files)
         store = cache / f"store-{events}"
         shutil.rmtree(store, ignore_errors=True)
