@@ -4,8 +4,7 @@ Writes ``tests/fixtures/schema_versions/<SCHEMA_VERSION>/``:
 
 * a byte-exact copy of every ``schemas/*.avsc`` as it is now;
 * ``events-v<SCHEMA_VERSION>.avro``: a small zstandard container of real CloudTrail events (Stratus
-  Red Team fixtures), written through the store's own write path: ``cloudtrail.event_row`` ->
-  ``eventcodec.encode_event`` -> ``avrofile.write_container`` with ``avro.writer_schema_json``.
+  Red Team fixtures), written through the store's own write path: ``cloudtrail.encode_event`` -> ``avrofile.write_container`` with ``avro.writer_schema_json``.
 
 ``tests/test_schemas.py`` then proves that every frozen version's data reads with the current schema.
 Run it once per schema version, right after bumping ``trailbeam.avro.SCHEMA_VERSION``, and commit the
@@ -30,7 +29,7 @@ import sys
 from pathlib import Path
 
 from trailbeam import avro, avrofile, cloudtrail, jsonvalue
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
@@ -70,9 +69,9 @@ def encoded_events(picked: list[tuple[str, bytes, int, object]]) -> list[bytes]:
     entries = []
     for uri, data, position, event in picked:
         sha256 = hashlib.sha256(data).hexdigest()  # the fixtures are uncompressed: both hashes agree
-        row = cloudtrail.event_row(event, jsonvalue.dumps(event))
-        encoded = encode_event(row, source_head(uri, sha256, sha256), position, source_tail("array", None, RUN_ID))
-        entries.append((row["eventTime"], row["eventID"], encoded))
+        encoded = cloudtrail.encode_event(event, jsonvalue.dumps(event), source_head(uri, sha256, sha256), position,
+                                          source_tail("array", None, RUN_ID))
+        entries.append((encoded.time, encoded.event_id, encoded.data))
     entries.sort()
     return [encoded for _, _, encoded in entries]
 

@@ -13,9 +13,11 @@ Input: a decoded JSON value (usually a dict) and its provenance. Output: a dict 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from trailbeam import errors, jsonvalue, timestamps
+from trailbeam import avro, errors, jsonvalue, timestamps
+from trailbeam.eventcodec import (EMPTY_ARRAY, NULL, SINGLE_COPY, long_bytes, optional_bool, optional_long,
+                                  optional_string, source_head, source_tail, string_bytes)
 
 INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 _EMPTY: dict[str, Any] = {}
@@ -29,12 +31,6 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     return jsonvalue.dumps(value).decode()
-
-
-def _text_of(container: dict[str, Any], key: str) -> str | None:
-    """``_text(container.get(key))`` in one call: this runs about thirty times per event."""
-    value = container.get(key)
-    return value if type(value) is str else _text(value)
 
 
 def _flag(value: Any) -> bool | None:
@@ -69,16 +65,57 @@ def event_time_micros(event: Any) -> int:
         raise errors.Rejected(errors.BAD_EVENT_TIME, str(err)) from None
 
 
-def event_row(event: Any, canonical: bytes) -> dict[str, Any]:
-    """Builds the store row of one event, without its provenance.
+class ColumnCache(dict):  # type: ignore[type-arg]
+    """String column value -> its Avro bytes, computed once per distinct value.
+
+    Most typed columns repeat from event to event (eventSource, eventName, the identity, the user
+    agent); a dictionary hit costs a fifth of encoding the value again. Only strings are remembered
+    (so 1, 1.0 and True can never share an entry), and at most ``limit`` of them.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        super().__init__({None: NULL})
+        self._limit = limit
+
+    def __missing__(self, value: Any) -> bytes:
+        encoded = _string_column(value)
+        if type(value) is str and len(self) < self._limit:
+            self[value] = encoded
+        return encoded
+
+
+class _Uncached(dict):  # type: ignore[type-arg]
+    """Encodes every value anew: for events holding unhashable values where strings belong."""
+
+    def __getitem__(self, value: Any) -> bytes:
+        return _string_column(value)
+
+
+_UNCACHED = _Uncached()
+
+
+class Encoded(NamedTuple):
+    """One event ready for the store: its sort and partition keys, and its Avro bytes."""
+
+    time: int                 # eventTime, UTC micros
+    event_id: str
+    account: str | None       # recipientAccountId column
+    region: str | None        # awsRegion column
+    data: bytes               # the TrailEvent, Avro binary (copies=1, conflict=false)
+
+
+def encode_event(event: Any, canonical: bytes, head: bytes, position: int, tail: bytes,
+                 columns: dict[Any, bytes] | None = None) -> Encoded:
+    """Validates one event and encodes it as a TrailEvent, reading each member once.
+
+    The typed columns are written straight into Avro binary, in schema order, without building a
+    row dict first: extraction and encoding are most of ingest's cost (see ``eventcodec``).
 
     Args:
         event: the decoded event value.
         canonical: ``jsonvalue.dumps(event)``, stored as cloudTrailEvent.
-
-    Returns:
-        The TrailEvent fields derived from the event (all but ``source``, ``copies``, ``conflict``), e.g. ``{"eventTime": 1732956197000000, "eventID": "6e88...",
-        "eventName": "GetFederationToken", ..., "cloudTrailEvent": "{...}"}``.
+        head, position, tail: the Provenance record (``eventcodec.source_head``/``source_tail``).
+        columns: a ``ColumnCache`` to reuse across events (one per worker); none is kept otherwise.
 
     Raises:
         errors.Rejected: NOT_AN_OBJECT, MISSING_EVENT_ID, BAD_EVENT_TIME or MISSING_EVENT_SOURCE_OR_NAME.
@@ -98,88 +135,101 @@ def event_row(event: Any, canonical: bytes) -> dict[str, Any]:
         if type(name) is not str or type(service) is not str or not name or not service:
             raise errors.Rejected(errors.MISSING_EVENT_SOURCE_OR_NAME,
                                   f"eventSource={service!r:.60} eventName={name!r:.60}")
-    return {
-        "eventTime": micros,
-        "eventID": event_id,
-        "eventName": name,
-        "eventSource": service,
-        "eventType": _text_of(event, "eventType"),
-        "eventCategory": _text_of(event, "eventCategory"),
-        "eventVersion": _text_of(event, "eventVersion"),
-        "awsRegion": _text_of(event, "awsRegion"),
-        "recipientAccountId": _text_of(event, "recipientAccountId"),
-        "readOnly": _flag(get("readOnly")),
-        "managementEvent": _flag(get("managementEvent")),
-        "errorCode": _text_of(event, "errorCode"),
-        "errorMessage": _text_of(event, "errorMessage"),
-        "sourceIPAddress": _text_of(event, "sourceIPAddress"),
-        "userAgent": _text_of(event, "userAgent"),
-        "requestID": _text_of(event, "requestID"),
-        "sharedEventID": _text_of(event, "sharedEventID"),
-        "vpcEndpointId": _text_of(event, "vpcEndpointId"),
-        "sessionCredentialFromConsole": _flag(get("sessionCredentialFromConsole")),
-        "userIdentity": _identity(_object(get("userIdentity"))),
-        "resources": _resources(get("resources")),
-        "cloudTrailEvent": canonical.decode(),
-    }
-
-
-def _identity(identity: dict[str, Any]) -> dict[str, Any]:
-    get = identity.get
-    context = _object(get("sessionContext"))
+    account, region = _text(get("recipientAccountId")), _text(get("awsRegion"))
+    identity = _object(get("userIdentity"))
+    who = identity.get
+    context = _object(who("sessionContext"))
     attributes = _object(context.get("attributes"))
     issuer = _object(context.get("sessionIssuer"))
-    created = attributes.get("creationDate")
+    on_behalf = _object(who("onBehalfOf"))
+    s = (columns if columns is not None else ColumnCache()).__getitem__
+    u = _string_column  # for values that rarely repeat: not worth remembering
+    b = _flag_column
     try:
-        created_micros = timestamps.parse_micros(created) if created is not None else None
+        typed = b"".join((
+            long_bytes(micros), string_bytes(event_id),
+            s(name), s(service), s(get("eventType")), s(get("eventCategory")), s(get("eventVersion")),
+            s(region), s(account),
+            b(get("readOnly")), b(get("managementEvent")), s(get("errorCode")), u(get("errorMessage")),
+            s(get("sourceIPAddress")), s(get("userAgent")), u(get("requestID")), u(get("sharedEventID")),
+            s(get("vpcEndpointId")), b(get("sessionCredentialFromConsole")),
+            # userIdentity
+            s(who("type")), s(who("arn")), s(who("accountId")), s(who("accessKeyId") or None),
+            s(who("principalId")), s(who("userName")), s(who("invokedBy")), s(context.get("sourceIdentity")),
+            b(attributes.get("mfaAuthenticated")), _time_column(attributes.get("creationDate")),
+            s(issuer.get("type")), s(issuer.get("arn")), s(issuer.get("accountId")), s(issuer.get("principalId")),
+            s(issuer.get("userName")),
+            s(_member(context.get("webIdFederationData"), "federatedProvider")),
+            s(on_behalf.get("userId")), s(on_behalf.get("identityStoreArn")), s(who("credentialId")),
+            _resources_column(get("resources")),
+            head, long_bytes(position), tail,
+            SINGLE_COPY,
+            string_bytes(canonical.decode()),
+        ))
+    except TypeError:  # an object or array where a string was expected: not hashable
+        if columns is _UNCACHED:
+            raise
+        return encode_event(event, canonical, head, position, tail, columns=_UNCACHED)
+    return Encoded(micros, event_id, account, region, typed)
+
+
+def _string_column(value: Any) -> bytes:
+    """A typed string column: strings as they are, other scalars as their JSON text, else null."""
+    if value is None:
+        return NULL
+    return optional_string(value if type(value) is str else _text(value))
+
+
+def _flag_column(value: Any) -> bytes:
+    return optional_bool(_flag(value))
+
+
+def _time_column(value: Any) -> bytes:
+    if value is None:
+        return NULL
+    try:
+        return optional_long(timestamps.parse_micros(value))
     except ValueError:
-        created_micros = None  # kept exactly in cloudTrailEvent; the typed column stays null
-    on_behalf = _object(get("onBehalfOf"))
-    return {
-        "type": _text_of(identity, "type"),
-        "arn": _text_of(identity, "arn"),
-        "accountId": _text_of(identity, "accountId"),
-        "accessKeyId": _text_of(identity, "accessKeyId") or None,
-        "principalId": _text_of(identity, "principalId"),
-        "userName": _text_of(identity, "userName"),
-        "invokedBy": _text_of(identity, "invokedBy"),
-        "sourceIdentity": _text_of(context, "sourceIdentity"),
-        "mfaAuthenticated": _flag(attributes.get("mfaAuthenticated")),
-        "sessionCreationDate": created_micros,
-        "sessionIssuer": {
-            "type": _text_of(issuer, "type"),
-            "arn": _text_of(issuer, "arn"),
-            "accountId": _text_of(issuer, "accountId"),
-            "principalId": _text_of(issuer, "principalId"),
-            "userName": _text_of(issuer, "userName"),
-        },
-        "webIdFederationProvider": _text(_member(context.get("webIdFederationData"), "federatedProvider")),
-        "onBehalfOfUserId": _text_of(on_behalf, "userId"),
-        "onBehalfOfIdentityStoreArn": _text_of(on_behalf, "identityStoreArn"),
-        "credentialId": _text_of(identity, "credentialId"),
-    }
+        return NULL  # kept exactly in cloudTrailEvent; the typed column stays null
 
 
-def _resources(resources: Any) -> list[dict[str, Any]]:
+def _resources_column(resources: Any) -> bytes:
     if type(resources) is not list:
-        return []
-    return [{"arn": _text_of(r, "ARN"), "type": _text_of(r, "type"), "accountId": _text_of(r, "accountId")}
-            for r in resources if type(r) is dict]
+        return EMPTY_ARRAY
+    s = _string_column
+    items = [s(r.get("ARN")) + s(r.get("type")) + s(r.get("accountId")) for r in resources if type(r) is dict]
+    if not items:
+        return EMPTY_ARRAY
+    # One block holding every item, then the end-of-array marker.
+    return long_bytes(len(items)) + b"".join(items) + EMPTY_ARRAY
 
 
-def without_lone_surrogates(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with lone UTF-16 surrogates (valid JSON escapes, invalid UTF-8) in its typed columns
-    replaced by U+FFFD, so that Avro can hold them; cloudTrailEvent keeps the exact escapes."""
-    def clean(value: Any) -> Any:
-        if type(value) is str:
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        if type(value) is dict:
-            return {key: clean(item) for key, item in value.items()}
-        if type(value) is list:
-            return [clean(item) for item in value]
-        return value
+_NO_SOURCE_HEAD = source_head("", "", "")
+_NO_SOURCE_TAIL = source_tail("", None, "")
 
-    return {key: value if key == "cloudTrailEvent" else clean(value) for key, value in row.items()}
+
+def event_row(event: Any, canonical: bytes) -> dict[str, Any]:
+    """The store row of one event (its typed columns and cloudTrailEvent), without provenance.
+
+    Decoded from ``encode_event``'s bytes, so that every column has exactly one definition.
+
+    Returns:
+        The TrailEvent fields but ``source``, ``copies``, ``conflict``, times as UTC micros, e.g.
+        ``{"eventTime": 1732956197000000, "eventID": "6e88...", "eventName": "GetFederationToken", ...,
+        "cloudTrailEvent": "{...}"}``.
+
+    Raises:
+        errors.Rejected: as ``encode_event``.
+    """
+    encoded = encode_event(event, canonical, _NO_SOURCE_HEAD, 0, _NO_SOURCE_TAIL)
+    record = avro.decode(avro.EVENT, encoded.data)
+    for name in ("source", "copies", "conflict"):
+        del record[name]
+    record["eventTime"] = encoded.time
+    created = record["userIdentity"]["sessionCreationDate"]
+    if created is not None:
+        record["userIdentity"]["sessionCreationDate"] = timestamps.datetime_micros(created)
+    return record
 
 
 def full_record(row: dict[str, Any], source: dict[str, Any], *, copies: int = 1,

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trailbeam import cloudtrail, errors, jsonvalue, layout, partitions, readers, timestamps
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.spill import Entry
 
 _HOUR = 3_600_000_000
@@ -65,9 +65,9 @@ class _Partitioner:
         self._where = where
         self._cache: dict[tuple[str | None, str | None, int], str] = {}
 
-    def key(self, row: dict[str, Any]) -> str:
-        hour = row["eventTime"] // _HOUR
-        place = (row["recipientAccountId"] or self._where.account, row["awsRegion"] or self._where.region, hour)
+    def key(self, event: cloudtrail.Encoded) -> str:
+        hour = event.time // _HOUR
+        place = (event.account or self._where.account, event.region or self._where.region, hour)
         found = self._cache.get(place)
         if found is None:
             moment = timestamps.to_datetime(hour * _HOUR)
@@ -76,7 +76,8 @@ class _Partitioner:
         return found
 
 
-def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> FileResult:
+def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto",
+                 columns: cloudtrail.ColumnCache | None = None) -> FileResult:
     """Decodes, validates and encodes every event of one object.
 
     Args:
@@ -84,6 +85,7 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> 
         data: its bytes exactly as stored.
         run_id: the ingest run, stored with every record.
         shape: a readers shape to force, or "auto".
+        columns: a column cache to share across files (one per worker); a new one otherwise.
     """
     where = layout.locate(uri)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -100,33 +102,36 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto") -> 
     head = source_head(uri, sha256, decoded.content_sha256 or "")
     tail = source_tail(decoded.shape, None, run_id)
     partitioner = _Partitioner(where)
+    columns = columns if columns is not None else cloudtrail.ColumnCache()
     encoded_bytes = 0
     for item in decoded.items:
         value = item.value
-        try:
-            canonical = jsonvalue.dumps(value)
-            row = cloudtrail.event_row(value, canonical)
-        except (errors.Rejected, jsonvalue.JsonError) as err:
-            reason, detail = (err.reason, err.detail) if isinstance(err, errors.Rejected) else (
-                errors.INVALID_JSON, f"{err}; the item is at this position of the source object")
-            event_id = value.get("eventID") if type(value) is dict else None
-            payload = canonical if isinstance(err, errors.Rejected) else b""
-            quarantine.append(_quarantined(reason, detail, uri, sha256, item.position,
-                                           event_id if type(event_id) is str else None, payload, run_id))
-            continue
         item_tail = tail if item.wrapper is None else source_tail(decoded.shape, item.wrapper.decode(), run_id)
         try:
-            encoded = encode_event(row, head, item.position, item_tail)
-        except UnicodeEncodeError:
-            encoded = encode_event(cloudtrail.without_lone_surrogates(row), head, item.position, item_tail)
-        encoded_bytes += len(encoded)
-        events.setdefault(partitioner.key(row), []).append((row["eventTime"], row["eventID"], encoded))
+            canonical = jsonvalue.dumps(value)
+            encoded = cloudtrail.encode_event(value, canonical, head, item.position, item_tail, columns)
+        except (errors.Rejected, jsonvalue.JsonError) as err:
+            quarantine.append(_rejected_item(err, value, uri, sha256, item.position, run_id))
+            continue
+        encoded_bytes += len(encoded.data)
+        events.setdefault(partitioner.key(encoded), []).append((encoded.time, encoded.event_id, encoded.data))
     stored = sum(len(entries) for entries in events.values())
     item_rejects = len(quarantine) - rejected
     report = FileReport(uri=uri, size=len(data), sha256=sha256, content_sha256=decoded.content_sha256,
                         kind=where.kind, shape=decoded.shape, records=stored + item_rejects, events=stored,
                         quarantined=item_rejects, rejected=rejected)
     return FileResult(report=report, events=events, quarantine=quarantine, encoded_bytes=encoded_bytes)
+
+
+def _rejected_item(err: errors.Rejected | jsonvalue.JsonError, value: Any, uri: str, sha256: str,
+                   position: int, run_id: str) -> dict[str, Any]:
+    event_id = value.get("eventID") if type(value) is dict else None
+    event_id = event_id if type(event_id) is str else None
+    if isinstance(err, errors.Rejected):
+        return _quarantined(err.reason, err.detail, uri, sha256, position, event_id, jsonvalue.dumps(value), run_id)
+    # The value could not even be written as JSON (nested too deep): the source object keeps it.
+    return _quarantined(errors.INVALID_JSON, f"{err}; see the item at this position of the source object",
+                        uri, sha256, position, event_id, b"", run_id)
 
 
 def unreadable(uri: str, detail: str, run_id: str) -> FileResult:

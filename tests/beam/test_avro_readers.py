@@ -20,7 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 import fixturedata
 from trailbeam import avrofile, cloudtrail, jsonvalue, store
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.spill import Entry
 
 pytestmark = pytest.mark.pipeline
@@ -40,8 +40,8 @@ def fixture_entries(files: int | None = None, copies: int = 1) -> list[Entry]:
         for position, event in enumerate(jsonvalue.loads(data)):
             for copy in range(copies):
                 value = event if copy == 0 else {**event, "eventID": f"{event['eventID']}-{copy}"}
-                row = cloudtrail.event_row(value, jsonvalue.dumps(value))
-                entries.append((row["eventTime"], row["eventID"], encode_event(row, head, position, tail)))
+                encoded = cloudtrail.encode_event(value, jsonvalue.dumps(value), head, position, tail)
+                entries.append((encoded.time, encoded.event_id, encoded.data))
     return entries
 
 
@@ -53,8 +53,8 @@ def small_entries() -> list[Entry]:
     head = source_head("s3://trail/redelivered.json", "1" * 64, "1" * 64)
     tail = source_tail("array", None, RUN)
     for position, value in enumerate([event, {**event, "userAgent": "tampered"}]):
-        row = cloudtrail.event_row(value, jsonvalue.dumps(value))
-        entries.append((row["eventTime"], row["eventID"], encode_event(row, head, position, tail)))
+        encoded = cloudtrail.encode_event(value, jsonvalue.dumps(value), head, position, tail)
+        entries.append((encoded.time, encoded.event_id, encoded.data))
     return entries
 
 

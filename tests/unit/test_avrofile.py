@@ -17,7 +17,7 @@ import pytest
 import fixturedata
 from trailbeam import avro as store_avro
 from trailbeam import avrofile, cloudtrail, jsonvalue
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 
 VERSION = {"trailbeam.schema.version": str(store_avro.SCHEMA_VERSION)}
 BLOB_SCHEMA = {
@@ -55,8 +55,7 @@ def fixture_events(count: int) -> list[bytes]:
         sha = hashlib.sha256(data).hexdigest()
         head, tail = source_head(f"s3://trail/{path.name}", sha, sha), source_tail("array", None, "run-1")
         for position, event in enumerate(jsonvalue.loads(data)):
-            row = cloudtrail.event_row(event, jsonvalue.dumps(event))
-            encoded.append(encode_event(row, head, position, tail))
+            encoded.append(cloudtrail.encode_event(event, jsonvalue.dumps(event), head, position, tail).data)
             if len(encoded) == count:
                 return encoded
     raise AssertionError(f"the fixtures hold fewer than {count} events")

@@ -14,7 +14,7 @@ from fastavro.validation import validate
 
 import fixturedata
 from trailbeam import avro, cloudtrail, errors, jsonvalue
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 
 UTC = timezone.utc
 STRATUS_PASSWORD_DATA = "aws.credential-access.ec2-get-password-data.json"
@@ -427,8 +427,9 @@ def test_every_fixture_record_round_trips(item):
     source = {**SOURCE, "position": index}
     assert same_json(cloudtrail.original_event(cloudtrail.full_record(row, source)), record)
 
-    data = encode_event(row, source_head(source["uri"], source["sha256"], source["contentSha256"]), index,
-                        source_tail(source["shape"], source["wrapper"], source["ingestRun"]))
+    data = cloudtrail.encode_event(record, jsonvalue.dumps(record),
+                                   source_head(source["uri"], source["sha256"], source["contentSha256"]), index,
+                                   source_tail(source["shape"], source["wrapper"], source["ingestRun"])).data
     stored = fastavro.schemaless_reader(io.BytesIO(data), EVENT_SCHEMA, None)
     assert same_json(cloudtrail.original_event(stored), record)
     assert stored["source"] == source

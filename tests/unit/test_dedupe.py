@@ -12,7 +12,7 @@ import pytest
 import fixturedata
 from trailbeam import avro, cloudtrail, jsonvalue, timestamps
 from trailbeam.dedupe import deduplicate
-from trailbeam.eventcodec import encode_event, source_head, source_tail
+from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.spill import Entry
 
 T0 = "2024-05-01T12:00:00Z"
@@ -25,10 +25,10 @@ def event(event_id: str, event_time: str = T0, **members: Any) -> dict[str, Any]
 
 def entry(value: dict[str, Any], uri: str = "s3://b/f.json.gz", position: int = 0) -> Entry:
     """One event as ingest hands it to deduplication."""
-    row = cloudtrail.event_row(value, jsonvalue.dumps(value))
     sha = hashlib.sha256(uri.encode()).hexdigest()
-    data = encode_event(row, source_head(uri, sha, sha), position, source_tail("records", None, "run-1"))
-    return row["eventTime"], row["eventID"], data
+    encoded = cloudtrail.encode_event(value, jsonvalue.dumps(value), source_head(uri, sha, sha), position,
+                                      source_tail("records", None, "run-1"))
+    return encoded.time, encoded.event_id, encoded.data
 
 
 def decoded(records: list[bytes]) -> list[dict[str, Any]]:

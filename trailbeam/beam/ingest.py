@@ -29,6 +29,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from trailbeam import ingest, spill, store
+from trailbeam.cloudtrail import ColumnCache
 from trailbeam.summary import summarize
 
 _NAMESPACE = "trailbeam.ingest"
@@ -77,6 +78,7 @@ class _ParseFilesFn(beam.DoFn):
         self._quarantined = Metrics.counter(_NAMESPACE, "records_quarantined")
         self._rejected = Metrics.counter(_NAMESPACE, "files_quarantined")
         self._progress = _Progress(self._progress_dir)
+        self._columns = ColumnCache()
 
     def start_bundle(self):
         self._buffer: dict[str, list[spill.Entry]] = {}
@@ -88,7 +90,8 @@ class _ParseFilesFn(beam.DoFn):
         except (OSError, IOError) as err:  # Beam wraps filesystem errors in IOError subclasses
             result = ingest.unreadable(metadata.path, str(err), self._run_id)
         else:
-            result = ingest.ingest_bytes(metadata.path, data, run_id=self._run_id, shape=self._shape)
+            result = ingest.ingest_bytes(metadata.path, data, run_id=self._run_id, shape=self._shape,
+                                         columns=self._columns)
         report = result.report
         self._files.inc()
         self._records.inc(report.records)
