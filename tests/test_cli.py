@@ -118,3 +118,14 @@ def test_console_script_help():
     result = subprocess.run([sys.executable, "-m", "trailbeam.cli", "ingest", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--out STORE" in result.stdout and "Apache Beam" in result.stdout
+
+
+def test_sample_then_demo(tmp_path, capsys):
+    assert cli.main(["sample", "--out", str(tmp_path / "trail"), "--events", "300", "--seed", "3"]) == 0
+    assert "300 events" in capsys.readouterr().out
+    truth = json.loads((tmp_path / "trail" / "ground-truth.json").read_text())
+    assert truth["totals"]["unique_events"] == 300
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--events", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "yes: read = stored + duplicates + quarantined" in out and "identity_type" in out
+    assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 2  # refuses to overwrite a store

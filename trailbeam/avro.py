@@ -62,25 +62,14 @@ def _expanded(name: str) -> dict[str, Any]:
     return expanded
 
 
-class RecordEncoder:
-    """Encodes records of one schema to Avro binary (no container), many into one buffer.
-
-    Encoding into one growing buffer and slicing it avoids a BytesIO per record on the hot path.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._schema = parsed_schemas()[name]
-        self._buffer = io.BytesIO()
-
-    def encode(self, record: dict[str, Any]) -> bytes:
-        buffer = self._buffer
-        buffer.seek(0)
-        buffer.truncate()
-        fastavro.schemaless_writer(buffer, self._schema, record)
-        return buffer.getvalue()
+def encode(name: str, record: dict[str, Any]) -> bytes:
+    """One record -> its Avro binary (no container), with fastavro: for the rare, small records."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, parsed_schemas()[name], record)
+    return buffer.getvalue()
 
 
 def decode(name: str, data: bytes) -> dict[str, Any]:
-    """Avro binary of one record (as RecordEncoder wrote it) -> the record."""
+    """Avro binary of one record (no container) -> the record."""
     record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(data), parsed_schemas()[name], None)
     return record

@@ -13,11 +13,8 @@ Output: encoded records sorted by (eventTime, eventID) and the partition's count
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from dataclasses import dataclass
-
-import fastavro
 
 from trailbeam import avro, timestamps
 from trailbeam.spill import Entry
@@ -63,11 +60,9 @@ def _resolve(copies: list[Entry]) -> list[Entry]:
     for record in records:
         distinct.setdefault(record["cloudTrailEvent"], record)
     conflict = len(distinct) > 1
-    schema = avro.parsed_schemas()[avro.EVENT]
     resolved = []
     for record in distinct.values():
         record = {**record, "copies": len(copies), "conflict": conflict}
-        buffer = io.BytesIO()
-        fastavro.schemaless_writer(buffer, schema, record)
-        resolved.append((timestamps.datetime_micros(record["eventTime"]), record["eventID"], buffer.getvalue()))
+        resolved.append((timestamps.datetime_micros(record["eventTime"]), record["eventID"],
+                         avro.encode(avro.EVENT, record)))
     return resolved

@@ -6,7 +6,6 @@ processes, and provenance, see the same path.
 
 from __future__ import annotations
 
-import glob
 import os
 
 from trailbeam import errors
@@ -28,8 +27,20 @@ def to_patterns(sources: list[str]) -> list[str]:
         path = os.path.abspath(os.path.expanduser(source))
         if os.path.isdir(path):
             patterns.append(os.path.join(path, "**"))
-        elif os.path.exists(path) or glob.has_magic(path):
+        elif os.path.exists(path) or any(char in path for char in "*?["):
             patterns.append(path)
         else:
             raise errors.InputError(f"no such file or folder: {source}")
     return patterns
+
+
+def local_size(sources: list[str]) -> int:
+    """Bytes under the local files and folders named (remote sources and globs count as 0)."""
+    total = 0
+    for source in sources:
+        path = os.path.abspath(os.path.expanduser(source))
+        if os.path.isfile(path):
+            total += os.path.getsize(path)
+        for folder, _, names in os.walk(path):
+            total += sum(os.path.getsize(os.path.join(folder, name)) for name in names)
+    return total

@@ -71,10 +71,13 @@ def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: 
     records = sorted(records, key=lambda r: (r["uri"], -1 if r["position"] is None else r["position"],
                                              r["reason"]))
     path = _join(store_root, QUARANTINE, f"run={run_id}", "part-00000.avro")
+    # Our own container writer: fastavro's header re-serialises the schema in an order that varies
+    # between processes, and the store must be byte-identical for the same input.
     with create(path) as out:
-        fastavro.writer(out, avro.parsed_schemas()[avro.QUARANTINE], records, codec="deflate",
-                        sync_marker=avrofile.sync_marker(f"{run_id}/quarantine"),
-                        metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
+        avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.QUARANTINE),
+                                 records=(avro.encode(avro.QUARANTINE, r) for r in records), codec="deflate",
+                                 seed=f"{run_id}/quarantine",
+                                 metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
     counts: dict[str, int] = {}
     for record in records:
         counts[record["reason"]] = counts.get(record["reason"], 0) + 1

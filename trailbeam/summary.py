@@ -55,6 +55,13 @@ def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
     }
 
 
+def _some(names: list[str], shown: int = 8) -> str:
+    if not names:
+        return "-"
+    more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def render(summary: dict[str, Any]) -> str:
     """The summary as the table the CLI prints after an ingest."""
     records, files = summary["records"], summary["files"]
@@ -72,8 +79,8 @@ def render(summary: dict[str, Any]) -> str:
         ("  conflicting eventIDs", f"{records['conflicts']:,}"),
         ("accounted for", "yes: read = stored + duplicates + quarantined" if summary["balanced"]
          else "NO: read != stored + duplicates + quarantined (please report this bug)"),
-        ("accounts", ", ".join(summary["accounts"]) or "-"),
-        ("regions", ", ".join(summary["regions"]) or "-"),
+        ("accounts", _some(summary["accounts"])),
+        ("regions", _some(summary["regions"])),
         ("events from", summary["first_event"] or "-"),
         ("events to", summary["last_event"] or "-"),
     ]

@@ -209,3 +209,16 @@ def test_invalid_options_are_rejected_before_running(tmp_path):
         ingest_pipeline.run([f"--source={tmp_path}", f"--store={tmp_path / 's'}", "--run_id=../escape"])
     with pytest.raises(errors.InputError, match="--source"):
         ingest_pipeline.run([f"--store={tmp_path / 's'}"])
+
+
+def test_worker_processes_write_the_same_store(messy_trail, ingested, tmp_path):
+    source, _ = messy_trail
+    first, _ = ingested
+    parallel = tmp_path / "parallel"
+    _run(source, parallel, extra=("--direct_running_mode=multi_processing", "--direct_num_workers=2"))
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.rglob("*")) if p.is_file() and p.name != "summary.json"}
+
+    assert contents(parallel) == contents(first)
