@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ingest CloudTrail logs (S3-delivered .json.gz, JSON arrays/lines, LookupEvents, "
         "EventBridge, CloudWatch Logs) into an Avro event store, deduplicated by eventID. Options this "
         "command does not know are passed to Apache Beam (e.g. --runner=DataflowRunner ...).")
-    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder or glob (local, gs://, s3://)")
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="file, folder or glob; other filesystems through Beam (gs://, s3://) when installed")
     ingest.add_argument("--out", required=True, metavar="STORE", help="event store to write into")
     ingest.add_argument("--format", default="auto", choices=_SHAPES, help="input shape (default: detect per file)")
     ingest.add_argument("--run-id", help="name of this run (default: the UTC start time)")
