@@ -41,3 +41,27 @@ def unpack(chunk: bytes) -> list[Entry]:
         entries.append((micros, data[offset:key_end].decode(), data[key_end:key_end + data_len]))
         offset = key_end + data_len
     return entries
+
+
+class Buffer:
+    """Events of many files gathered per partition-hour until enough are held to spill them.
+
+    Input: ``add`` one file's events by partition-hour key with their encoded size. Output: ``drain``
+    gives ``(key, chunk bytes)`` in key order and empties the buffer.
+    """
+
+    def __init__(self, limit_bytes: int = 32 << 20) -> None:
+        self._limit = limit_bytes
+        self._events: dict[str, list[Entry]] = {}
+        self._size = 0
+
+    def add(self, events: dict[str, list[Entry]], size: int) -> bool:
+        """Adds one file's events; True when the buffer should be drained."""
+        for key, entries in events.items():
+            self._events.setdefault(key, []).extend(entries)
+        self._size += size
+        return self._size >= self._limit
+
+    def drain(self) -> list[tuple[str, bytes]]:
+        events, self._events, self._size = self._events, {}, 0
+        return [(key, pack(events[key])) for key in sorted(events)]

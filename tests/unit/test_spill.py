@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trailbeam import spill
 from trailbeam.spill import pack, unpack
 
 CASES = [
@@ -46,3 +47,13 @@ def test_pack_is_deterministic():
                 max_size=20))
 def test_unpack_of_pack_is_the_identity(entries):
     assert unpack(pack(entries)) == entries
+
+
+def test_buffer_gathers_files_per_key_until_full():
+    buffer = spill.Buffer(limit_bytes=10)
+    assert not buffer.add({"b#01": [(2, "e2", b"yy")], "a#00": [(1, "e1", b"x")]}, 3)
+    assert buffer.add({"b#01": [(3, "e3", b"zzzzzzz")]}, 7)
+    drained = buffer.drain()
+    assert [key for key, _ in drained] == ["a#00", "b#01"]
+    assert spill.unpack(drained[1][1]) == [(2, "e2", b"yy"), (3, "e3", b"zzzzzzz")]
+    assert buffer.drain() == []

@@ -35,7 +35,7 @@ from trailbeam.summary import summarize
 _NAMESPACE = "trailbeam.ingest"
 QUARANTINE = "quarantine"
 REPORTS = "reports"
-# Events buffered per worker before they are spilled as chunks.
+# Encoded events buffered per worker before they are spilled as chunks.
 _SPILL_BYTES = 32 << 20
 
 
@@ -81,13 +81,12 @@ class _ParseFilesFn(beam.DoFn):
         self._columns = ColumnCache()
 
     def start_bundle(self):
-        self._buffer: dict[str, list[spill.Entry]] = {}
-        self._buffered = 0
+        self._buffer = spill.Buffer(_SPILL_BYTES)
 
     def process(self, metadata):
         try:
             data = _read(metadata.path)
-        except (OSError, IOError) as err:  # Beam wraps filesystem errors in IOError subclasses
+        except OSError as err:  # Beam's BeamIOError is one too
             result = ingest.unreadable(metadata.path, str(err), self._run_id)
         else:
             result = ingest.ingest_bytes(metadata.path, data, run_id=self._run_id, shape=self._shape,
@@ -98,13 +97,11 @@ class _ParseFilesFn(beam.DoFn):
         self._quarantined.inc(report.quarantined)
         self._rejected.inc(int(report.rejected))
         self._progress.add(files=1, records=report.records, size=report.size)
-        for key, entries in result.events.items():
-            self._buffer.setdefault(key, []).extend(entries)
-        self._buffered += result.encoded_bytes
+        full = self._buffer.add(result.events, result.encoded_bytes)
         for record in result.quarantine:
             yield pvalue.TaggedOutput(QUARANTINE, record)
         yield pvalue.TaggedOutput(REPORTS, report.to_json())
-        if self._buffered >= _SPILL_BYTES:
+        if full:
             yield from self._spill()
 
     def finish_bundle(self):
@@ -113,10 +110,9 @@ class _ParseFilesFn(beam.DoFn):
         self._progress.flush()
 
     def _spill(self):
-        buffer, self._buffer, self._buffered = self._buffer, {}, 0
-        for key in sorted(buffer):
+        for key, chunk in self._buffer.drain():
             path = FileSystems.join(self._spill_dir, f"{uuid.uuid4().hex}.chunk")
-            _write(path, spill.pack(buffer[key]))
+            _write(path, chunk)
             yield key, path
 
 
