@@ -236,7 +236,10 @@ def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(summary.render(run_summary))
     print(f"3. stats of {store_dir}")
     print(_render_stats(str(store_dir), "table"))
-    print(f"\nnext: trailbeam cat --store {store_dir} --start {written.start} | head")
+    attack = json.loads(Path(written.ground_truth).read_text())["attack"]
+    print(f"\nThe trail hides an attack (answer key: {written.ground_truth}). Its events:")
+    print(f"  trailbeam cat --store {store_dir} --start {attack['start']} --end {attack['end']} "
+          f"--account {attack['account']}")
     return 0
 
 
