@@ -238,7 +238,8 @@ def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(_render_stats(str(store_dir), "table"))
     attack = json.loads(Path(written.ground_truth).read_text())["attack"]
     print(f"\nThe trail hides an attack (answer key: {written.ground_truth}). Its events:")
-    print(f"  trailbeam cat --store {store_dir} --start {attack['start']} --end {attack['end']} "
+    end = timestamps.format_micros(timestamps.parse_micros(attack["end"]) + 1_000_000)  # --end is exclusive
+    print(f"  trailbeam cat --store {store_dir} --start {attack['start']} --end {end} "
           f"--account {attack['account']}")
     return 0
 
