@@ -7,6 +7,10 @@ itself (cloudTrailEvent), so the same event read from an S3 log and from a Looku
 event, not a conflict. Among equal copies, the one from the smallest (source URI, position) is kept,
 so the result does not depend on the order in which workers delivered them.
 
+Copies that landed in other partition-hours (they disagree on account, region or time) are found
+by ``eventids``; their eventIDs arrive here as ``split``, and every local copy of them is marked
+``conflict`` with the run-wide number of copies. They are counted once, by ``eventids``, not here.
+
 Input: entries ``(eventTime micros, eventID, Avro-encoded TrailEvent)`` of one partition-hour.
 Output: encoded records sorted by (eventTime, eventID) and the partition's counts.
 """
@@ -14,6 +18,7 @@ Output: encoded records sorted by (eventTime, eventID) and the partition's count
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from trailbeam import avro, timestamps
@@ -26,14 +31,21 @@ class Deduplicated:
     read: int               # entries given
     stored: int             # records kept (both sides of a conflict count)
     duplicates: int         # copies dropped
-    conflicts: int          # eventIDs whose copies differ
+    conflicts: int          # eventIDs whose copies differ within this partition-hour only
     first: int | None       # earliest eventTime (micros) kept
     last: int | None        # latest eventTime (micros) kept
 
 
-def deduplicate(entries: list[Entry]) -> Deduplicated:
+def deduplicate(entries: list[Entry], split: Mapping[str, int] | None = None) -> Deduplicated:
+    """Keeps one entry per eventID and content; see the module docstring.
+
+    Args:
+        entries: the partition-hour's entries, in any order.
+        split: eventIDs that also occur in other partition-hours -> run-wide number of copies.
+    """
+    split = split or {}
     counts = Counter(event_id for _, event_id, _ in entries)
-    repeated = {event_id for event_id, n in counts.items() if n > 1}
+    repeated = {event_id for event_id, n in counts.items() if n > 1 or event_id in split}
     kept = [entry for entry in entries if entry[1] not in repeated] if repeated else list(entries)
     conflicts = 0
     if repeated:
@@ -41,9 +53,9 @@ def deduplicate(entries: list[Entry]) -> Deduplicated:
         for entry in entries:
             if entry[1] in repeated:
                 groups.setdefault(entry[1], []).append(entry)
-        for copies in groups.values():
-            resolved = _resolve(copies)
-            conflicts += len(resolved) > 1
+        for event_id, copies in groups.items():
+            resolved = _resolve(copies, split.get(event_id))
+            conflicts += len(resolved) > 1 and event_id not in split
             kept.extend(resolved)
     # Ties on (time, id) only happen between conflicting copies; their bytes order them stably.
     kept.sort()
@@ -52,17 +64,20 @@ def deduplicate(entries: list[Entry]) -> Deduplicated:
                         first=kept[0][0] if kept else None, last=kept[-1][0] if kept else None)
 
 
-def _resolve(copies: list[Entry]) -> list[Entry]:
-    """Copies of one eventID -> one entry per distinct content, re-encoded with copies/conflict set."""
+def _resolve(copies: list[Entry], run_copies: int | None) -> list[Entry]:
+    """Copies of one eventID -> one entry per distinct content, re-encoded with copies/conflict set.
+
+    ``run_copies`` is set when copies also exist in other partition-hours: a conflict in any case.
+    """
     records = [avro.decode(avro.EVENT, data) for _, _, data in copies]
     records.sort(key=lambda r: (r["source"]["uri"], r["source"]["position"]))
     distinct: dict[str, dict] = {}
     for record in records:
         distinct.setdefault(record["cloudTrailEvent"], record)
-    conflict = len(distinct) > 1
+    conflict = len(distinct) > 1 or run_copies is not None
     resolved = []
     for record in distinct.values():
-        record = {**record, "copies": len(copies), "conflict": conflict}
+        record = {**record, "copies": run_copies or len(copies), "conflict": conflict}
         resolved.append((timestamps.datetime_micros(record["eventTime"]), record["eventID"],
                          avro.encode(avro.EVENT, record)))
     return resolved

@@ -59,18 +59,20 @@ def split_group_key(key: str) -> tuple[str, int]:
 
 
 class _Partitioner:
-    """Finds an event's partition-hour; cached per hour and place, since a file spans few of them."""
+    """Finds an event's partition-hour; cached per hour and place, since a file spans few of them.
 
-    def __init__(self, where: layout.Location) -> None:
-        self._where = where
+    Only the event's own members decide (never the object's path): identical copies of an event must
+    meet in one partition-hour to be deduplicated, wherever each copy was read from.
+    """
+
+    def __init__(self) -> None:
         self._cache: dict[tuple[str | None, str | None, int], str] = {}
 
     def key(self, event: cloudtrail.Encoded) -> str:
-        hour = event.time // _HOUR
-        place = (event.account or self._where.account, event.region or self._where.region, hour)
+        place = (event.account, event.region, event.time // _HOUR)
         found = self._cache.get(place)
         if found is None:
-            moment = timestamps.to_datetime(hour * _HOUR)
+            moment = timestamps.to_datetime(place[2] * _HOUR)
             found = group_key(partitions.partition_path(place[0], place[1], moment.date().isoformat()), moment.hour)
             self._cache[place] = found
         return found
@@ -101,7 +103,7 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto",
     events: dict[str, list[Entry]] = {}
     head = source_head(uri, sha256, decoded.content_sha256 or "")
     tail = source_tail(decoded.shape, None, run_id)
-    partitioner = _Partitioner(where)
+    partitioner = _Partitioner()
     columns = columns if columns is not None else cloudtrail.ColumnCache()
     encoded_bytes = 0
     for item in decoded.items:

@@ -65,3 +65,7 @@ class Buffer:
     def drain(self) -> list[tuple[str, bytes]]:
         events, self._events, self._size = self._events, {}, 0
         return [(key, pack(events[key])) for key in sorted(events)]
+
+    def event_ids(self) -> dict[str, list[str]]:
+        """The eventIDs held, by partition-hour key (call before ``drain``)."""
+        return {key: [event_id for _, event_id, _ in entries] for key, entries in self._events.items()}

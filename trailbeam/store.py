@@ -48,12 +48,13 @@ def partition_file(store_root: str, key: str, run_id: str) -> str:
 
 
 def write_partition(store_root: str, key: str, entries: list[Entry], *, run_id: str, codec: str,
-                    create: Create = _local_create) -> dict[str, Any]:
+                    split: dict[str, int] | None = None, create: Create = _local_create) -> dict[str, Any]:
     """Deduplicates and sorts one partition-hour and writes it as one Avro file.
 
+    ``split``: eventIDs that also occur in other partition-hours (``eventids.split_ids``).
     Returns the partition's counts: read, stored, duplicates, conflicts, first/last eventTime.
     """
-    result = deduplicate(entries)
+    result = deduplicate(entries, split)
     path = partition_file(store_root, key, run_id)
     with create(path) as out:
         avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.EVENT), records=result.records,

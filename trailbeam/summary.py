@@ -17,7 +17,9 @@ from trailbeam import __version__, avro, timestamps
 
 
 def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
-              partitions: list[dict[str, Any]], quarantine: list[dict[str, int]]) -> dict[str, Any]:
+              partitions: list[dict[str, Any]], quarantine: list[dict[str, int]],
+              split: dict[str, int] | None = None) -> dict[str, Any]:
+    """``split``: eventIDs found in several partition-hours (each a conflict, counted once here)."""
     by_reason: Counter[str] = Counter()
     for counts in quarantine:
         by_reason.update(counts)
@@ -32,7 +34,7 @@ def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
         "read": sum(r["records"] for r in reports),
         "stored": sum(p["stored"] for p in partitions),
         "duplicates": sum(p["duplicates"] for p in partitions),
-        "conflicts": sum(p["conflicts"] for p in partitions),
+        "conflicts": sum(p["conflicts"] for p in partitions) + len(split or {}),
         "quarantined": sum(r["quarantined"] for r in reports),
     }
     firsts = [p["first"] for p in partitions if p["first"] is not None]

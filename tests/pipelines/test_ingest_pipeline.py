@@ -51,6 +51,14 @@ def messy_trail(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     # A redacted account id that must be escaped in the partition path; an event from the day before.
     (logs / "odd.json.gz").write_bytes(_gz([_event("odd-account", recipientAccountId="XXXX/1"),
                                              _event("late", eventTime="2024-04-30T23:59:59Z")]))
+    # A copy moved to another hour and account: the partitions differ, the conflict must still show.
+    (logs / "moved-1.json.gz").write_bytes(_gz([_event("moved")]))
+    (logs / "moved-2.json.gz").write_bytes(_gz([_event("moved", eventTime="2024-05-01T14:00:00Z",
+                                                       recipientAccountId="444455556666")]))
+    # An event without account or region read from two different places is still one event.
+    placeless = {k: v for k, v in _event("placeless").items() if k not in ("recipientAccountId", "awsRegion")}
+    (logs / "placeless.json.gz").write_bytes(_gz([placeless]))
+    (root / "export.json").write_text(json.dumps([placeless]))
     # Bad input: each must be quarantined with its reason, the rest of the run unharmed.
     (logs / "corrupt.json.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 10)
     (logs / "trailing.json.gz").write_bytes(_gz([_event("trailing")]) + b"extra")
@@ -64,7 +72,7 @@ def messy_trail(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
         gzip.compress(b'{"digestStartTime": "2024-05-01T10:00:00Z", "logFiles": []}', mtime=0))
     expected = {r["eventID"]: r for r in real}
     for event in (_event("odd-account", recipientAccountId="XXXX/1"),
-                  _event("late", eventTime="2024-04-30T23:59:59Z"), _event("ok-in-bad-file")):
+                  _event("late", eventTime="2024-04-30T23:59:59Z"), _event("ok-in-bad-file"), placeless):
         expected[event["eventID"]] = event
     return root, expected
 
@@ -91,10 +99,10 @@ def test_every_record_is_accounted_for(ingested, messy_trail):
     records = summary["records"]
     assert summary["balanced"]
     assert records["read"] == records["stored"] + records["duplicates"] + records["quarantined"]
-    # expected unique events + the second copy of the conflict
-    assert records["stored"] == len(expected) + 2
-    assert records["duplicates"] == len(expected) - 3  # the re-delivered real file
-    assert records["conflicts"] == 1
+    # expected unique events + both copies of each conflict
+    assert records["stored"] == len(expected) + 4
+    assert records["duplicates"] == len(expected) - 4 + 1  # the re-delivered real file, the placeless copy
+    assert records["conflicts"] == 2
     assert records["quarantined"] == 4
     assert summary["files"]["quarantined"] == 3
     assert summary["files"]["kind_digest"] == 1
@@ -105,6 +113,7 @@ def test_stored_events_round_trip_to_the_original_json(ingested, messy_trail):
     _, expected = messy_trail
     stored = [r for r in _stored(out) if not r["conflict"]]
     assert {r["eventID"] for r in stored} == set(expected)
+    assert len(stored) == len(expected)
     for record in stored:
         assert cloudtrail.original_event(record) == jsonvalue.loads(json.dumps(expected[record["eventID"]]))
 
@@ -123,6 +132,21 @@ def test_conflicting_copies_are_both_kept_and_flagged(ingested):
     assert sorted(r["sourceIPAddress"] for r in copies) == ["198.51.100.1", "203.0.113.66"]
     assert all(r["conflict"] and r["copies"] == 2 for r in copies)
     assert sorted(Path(r["source"]["uri"]).name for r in copies) == ["a.json.gz", "b.json.gz"]
+
+
+def test_copies_in_different_partitions_are_flagged_as_conflicts(ingested):
+    out, _ = ingested
+    copies = sorted((r for r in _stored(out) if r["eventID"] == "moved"), key=lambda r: r["recipientAccountId"])
+    assert [r["recipientAccountId"] for r in copies] == [ACCOUNT, "444455556666"]
+    assert all(r["conflict"] and r["copies"] == 2 for r in copies)
+
+
+def test_identical_copies_from_different_places_are_one_event(ingested):
+    out, _ = ingested
+    copies = [r for r in _stored(out) if r["eventID"] == "placeless"]
+    assert len(copies) == 1 and copies[0]["copies"] == 2 and not copies[0]["conflict"]
+    assert "account=__HIVE_DEFAULT_PARTITION__/region=__HIVE_DEFAULT_PARTITION__" in str(
+        next((out / "events").glob("account=__HIVE_DEFAULT_PARTITION__/*/*/*.avro")))
 
 
 def test_partitions_follow_event_time_and_escape_account_ids(ingested):
@@ -199,7 +223,7 @@ def test_composite_in_a_test_pipeline(messy_trail, tmp_path):
              | MatchSources([str(source / LOG_DIR / "real.json.gz")])
              | IngestCloudTrail(store_root=str(out), run_id="tp", sources=["real"]))
     summary = json.loads((out / "_runs" / "tp" / "summary.json").read_text())
-    assert summary["records"]["stored"] == len(expected) - 3 and summary["balanced"]
+    assert summary["records"]["stored"] == len(expected) - 4 and summary["balanced"]
 
 
 def test_invalid_options_are_rejected_before_running(tmp_path):

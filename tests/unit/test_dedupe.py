@@ -154,3 +154,16 @@ def test_first_and_last_span_the_kept_records():
     times = ["2024-05-01T12:30:00Z", "2024-05-01T12:00:00.000001Z", "2024-05-01T12:59:59.999999Z"]
     result = deduplicate([entry(event(f"e{i}", t)) for i, t in enumerate(times)])
     assert (result.first, result.last) == (timestamps.parse_micros(times[1]), timestamps.parse_micros(times[2]))
+
+
+def test_ids_split_across_partitions_are_conflicts_with_run_wide_copies():
+    lone = entry(event("split-1"), uri="s3://b/a.json.gz")
+    local = [entry(event("split-2"), uri="s3://b/a.json.gz"), entry(event("split-2"), uri="s3://b/b.json.gz")]
+    plain = entry(event("plain"), uri="s3://b/a.json.gz")
+    result = deduplicate([lone, *local, plain], {"split-1": 2, "split-2": 3})
+    records = {r["eventID"]: r for r in decoded(result.records)}
+    assert (records["split-1"]["conflict"], records["split-1"]["copies"]) == (True, 2)
+    assert (records["split-2"]["conflict"], records["split-2"]["copies"]) == (True, 3)
+    assert (records["plain"]["conflict"], records["plain"]["copies"]) == (False, 1)
+    # identical local copies of a split id are still stored once; the split is counted elsewhere
+    assert (result.stored, result.duplicates, result.conflicts) == (3, 1, 0)

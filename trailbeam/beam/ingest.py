@@ -4,9 +4,11 @@ Shape of the data between steps::
 
     patterns --MatchSources--> FileMetadata (reshuffled: files are read in parallel)
       --ParseFiles--> main: (partition-hour key, spill chunk path)      [events parked in chunks]
+                      ids: (shard, packed (eventID, partition-hour key) pairs)
                       quarantine: QuarantineRecord dicts
                       reports: FileReport dicts
-    (key, chunk path) --GroupByKey--> (key, [chunk paths]) --WritePartitions--> partition counts
+    ids --GroupByKey--> per shard --FindSplitIds--> {eventID: copies} seen in several partition-hours
+    (key, chunk path) --GroupByKey--> (key, [chunk paths]) --WritePartitions(split ids)--> partition counts
     reports + partition counts + quarantine counts --WriteRunManifest--> _runs/<run>/summary.json
 
 Only chunk paths travel through the shuffle, so memory stays bounded by the largest partition-hour
@@ -28,13 +30,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
-from trailbeam import ingest, spill, store
+from trailbeam import eventids, ingest, spill, store
 from trailbeam.cloudtrail import ColumnCache
 from trailbeam.summary import summarize
 
 _NAMESPACE = "trailbeam.ingest"
 QUARANTINE = "quarantine"
 REPORTS = "reports"
+IDS = "ids"
 # Encoded events buffered per worker before they are spilled as chunks.
 _SPILL_BYTES = 32 << 20
 
@@ -66,7 +69,8 @@ class MatchSources(beam.PTransform):
 class _ParseFilesFn(beam.DoFn):
     """Reads each object and delegates to ``ingest.ingest_bytes``; spills events in chunks."""
 
-    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None):
+    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None, shards: int):
+        self._shards = shards
         self._run_id = run_id
         self._spill_dir = spill_dir
         self._shape = shape
@@ -102,18 +106,28 @@ class _ParseFilesFn(beam.DoFn):
             yield pvalue.TaggedOutput(QUARANTINE, record)
         yield pvalue.TaggedOutput(REPORTS, report.to_json())
         if full:
-            yield from self._spill()
+            ids, chunks = self._spill()
+            for shard_ids in ids:
+                yield pvalue.TaggedOutput(IDS, shard_ids)
+            yield from chunks
 
     def finish_bundle(self):
-        for ref in self._spill():
-            yield GlobalWindows.windowed_value(ref)
+        ids, chunks = self._spill()
+        for shard_ids in ids:
+            yield pvalue.TaggedOutput(IDS, GlobalWindows.windowed_value(shard_ids))
+        for chunk in chunks:
+            yield GlobalWindows.windowed_value(chunk)
         self._progress.flush()
 
     def _spill(self):
+        """Writes the buffered chunks; returns the shards' eventID pairs and the chunk references."""
+        ids = eventids.spread(self._buffer.event_ids(), self._shards)
+        chunks = []
         for key, chunk in self._buffer.drain():
             path = FileSystems.join(self._spill_dir, f"{uuid.uuid4().hex}.chunk")
             _write(path, chunk)
-            yield key, path
+            chunks.append((key, path))
+        return ids, chunks
 
 
 class _Progress:
@@ -152,13 +166,13 @@ class _WritePartitionFn(beam.DoFn):
         self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
         self._conflicts = Metrics.counter(_NAMESPACE, "conflicts")
 
-    def process(self, element):
+    def process(self, element, split):
         key, chunk_paths = element
         entries: list[spill.Entry] = []
         for path in sorted(chunk_paths):
             entries.extend(spill.unpack(_read(path)))
         result = store.write_partition(self._store_root, key, entries, run_id=self._run_id,
-                                       codec=self._codec, create=lambda p: FileSystems.create(
+                                       codec=self._codec, split=split, create=lambda p: FileSystems.create(
                                            p, compression_type=CompressionTypes.UNCOMPRESSED))
         FileSystems.delete(sorted(chunk_paths))
         self._stored.inc(result["stored"])
@@ -179,9 +193,20 @@ class _WriteQuarantineFn(beam.DoFn):
                                          p, compression_type=CompressionTypes.UNCOMPRESSED))
 
 
-def _write_manifest(_, reports, partitions, quarantine, *, store_root, run_id, sources, spill_dir):
+def _split_ids(_shard, blobs):
+    return eventids.split_ids(blobs)
+
+
+def _merged(dicts):
+    merged: dict[str, int] = {}
+    for found in dicts:
+        merged.update(found)
+    return merged
+
+
+def _write_manifest(_, reports, partitions, quarantine, split, *, store_root, run_id, sources, spill_dir):
     summary = summarize(run_id=run_id, sources=sources, reports=reports, partitions=partitions,
-                        quarantine=quarantine)
+                        quarantine=quarantine, split=split)
     store.write_manifest(store_root, run_id, summary, reports, create=lambda p: FileSystems.create(
         p, compression_type=CompressionTypes.UNCOMPRESSED))
     if FileSystems.exists(spill_dir):
@@ -193,8 +218,10 @@ class IngestCloudTrail(beam.PTransform):
     """FileMetadata -> the event store written under ``store_root`` for one run; yields its summary."""
 
     def __init__(self, *, store_root: str, run_id: str, sources: list[str], shape: str = "auto",
-                 codec: str = "zstandard", progress_dir: str | None = None):
+                 codec: str = "zstandard", progress_dir: str | None = None,
+                 id_shards: int = eventids.DEFAULT_SHARDS):
         super().__init__()
+        self._id_shards = id_shards
         self._store_root = store_root
         self._run_id = run_id
         self._sources = sources
@@ -206,11 +233,17 @@ class IngestCloudTrail(beam.PTransform):
     def expand(self, files):
         parsed = files | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
             run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
-            progress_dir=self._progress_dir)).with_outputs(QUARANTINE, REPORTS, main="chunks")
+            progress_dir=self._progress_dir, shards=self._id_shards)).with_outputs(
+                QUARANTINE, REPORTS, IDS, main="chunks")
+        split = (parsed[IDS]
+                 | "GroupIdsByShard" >> beam.GroupByKey()
+                 | "FindSplitIds" >> beam.MapTuple(_split_ids)
+                 | "MergeSplitIds" >> beam.CombineGlobally(_merged))
         partitions = (parsed.chunks
                       | "GroupByPartition" >> beam.GroupByKey()
                       | "WritePartitions" >> beam.ParDo(_WritePartitionFn(
-                          store_root=self._store_root, run_id=self._run_id, codec=self._codec)))
+                          store_root=self._store_root, run_id=self._run_id, codec=self._codec),
+                          split=pvalue.AsSingleton(split)))
         quarantine = (parsed[QUARANTINE]
                       | "KeyQuarantine" >> beam.Map(lambda record: ("quarantine", record))
                       | "GatherQuarantine" >> beam.GroupByKey()
@@ -223,5 +256,6 @@ class IngestCloudTrail(beam.PTransform):
                     reports=pvalue.AsList(parsed[REPORTS]),
                     partitions=pvalue.AsList(partitions),
                     quarantine=pvalue.AsList(quarantine),
+                    split=pvalue.AsSingleton(split),
                     store_root=self._store_root, run_id=self._run_id, sources=self._sources,
                     spill_dir=self._spill_dir))
