@@ -16,9 +16,10 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Callable, Iterator
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import fastavro
 
@@ -27,54 +28,110 @@ from trailbeam.dedupe import deduplicate
 from trailbeam.ingest import split_group_key
 from trailbeam.spill import Entry
 
-Create = Callable[[str], BinaryIO]
 EVENTS = "events"
 QUARANTINE = "quarantine"
 RUNS = "_runs"
+STAGING = "staging"
 
 
-def _local_create(path: str) -> BinaryIO:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return open(path, "wb")
+class StoreFS(Protocol):
+    """The few file operations the store needs; Beam's FileSystems in pipelines, ``LOCAL`` in tests."""
+
+    def create(self, path: str) -> BinaryIO: ...
+    def open(self, path: str) -> BinaryIO: ...
+    def match(self, pattern: str) -> list[str]: ...
+    def exists(self, path: str) -> bool: ...
+    def rename(self, sources: list[str], destinations: list[str]) -> None: ...
+    def delete(self, paths: list[str]) -> None: ...
+
+
+class LocalFS:
+    def create(self, path: str) -> BinaryIO:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "wb")
+
+    def open(self, path: str) -> BinaryIO:
+        return open(path, "rb")
+
+    def match(self, pattern: str) -> list[str]:
+        return sorted(glob.glob(pattern, recursive=True))
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def rename(self, sources: list[str], destinations: list[str]) -> None:
+        for source, destination in zip(sources, destinations):
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            os.replace(source, destination)
+
+    def delete(self, paths: list[str]) -> None:
+        for path in paths:
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+LOCAL = LocalFS()
 
 
 def _join(*parts: str) -> str:
     return "/".join(part.rstrip("/") for part in parts)
 
 
-def partition_file(store_root: str, key: str, run_id: str) -> str:
+def staging_root(store_root: str, run_id: str) -> str:
+    """Where a run writes before it commits: readers never see a half-written run."""
+    return _join(store_root, RUNS, run_id, STAGING)
+
+
+def partition_file(root: str, key: str, run_id: str) -> str:
     partition, hour = split_group_key(key)
-    return _join(store_root, EVENTS, partition, f"part-{hour:02d}-{run_id}.avro")
+    return _join(root, EVENTS, partition, f"part-{hour:02d}-{run_id}.avro")
+
+
+def stored_events(store_root: str, key: str, run_id: str, fs: StoreFS = LOCAL) -> dict[str, set[str]]:
+    """EventID -> contents already stored in a partition-hour by other runs (for deduplication)."""
+    partition, hour = split_group_key(key)
+    found: dict[str, set[str]] = {}
+    own = partition_file(store_root, key, run_id)
+    for path in fs.match(_join(store_root, EVENTS, partition, f"part-{hour:02d}-*.avro")):
+        if path == own:
+            continue
+        with fs.open(path) as handle:
+            for record in fastavro.reader(handle):
+                found.setdefault(record["eventID"], set()).add(record["cloudTrailEvent"])
+    return found
 
 
 def write_partition(store_root: str, key: str, entries: list[Entry], *, run_id: str, codec: str,
-                    split: dict[str, int] | None = None, create: Create = _local_create) -> dict[str, Any]:
-    """Deduplicates and sorts one partition-hour and writes it as one Avro file.
+                    split: dict[str, int] | None = None, fs: StoreFS = LOCAL) -> dict[str, Any]:
+    """Deduplicates and sorts one partition-hour and writes it, staged, as one Avro file.
 
-    ``split``: eventIDs that also occur in other partition-hours (``eventids.split_ids``).
+    ``split``: eventIDs that also occur in other partition-hours (``eventids.split_ids``). Events that
+    earlier runs stored in the same partition-hour are not stored again.
     Returns the partition's counts: read, stored, duplicates, conflicts, first/last eventTime.
     """
-    result = deduplicate(entries, split)
-    path = partition_file(store_root, key, run_id)
-    with create(path) as out:
+    result = deduplicate(entries, split, stored_events(store_root, key, run_id, fs))
+    path = partition_file(staging_root(store_root, run_id), key, run_id)
+    with fs.create(path) as out:
         avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.EVENT), records=result.records,
                                  codec=codec, seed=f"{run_id}/{key}",
                                  metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
     partition, _ = split_group_key(key)
-    return {"key": key, "path": path, **partitions.parse_partition_path(partition),
+    return {"key": key, "path": partition_file(store_root, key, run_id), **partitions.parse_partition_path(partition),
             "read": result.read, "stored": result.stored, "duplicates": result.duplicates,
             "conflicts": result.conflicts, "first": result.first, "last": result.last}
 
 
+def quarantine_file(root: str, run_id: str) -> str:
+    return _join(root, QUARANTINE, f"run={run_id}", "part-00000.avro")
+
+
 def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: str,
-                     create: Create = _local_create) -> dict[str, int]:
-    """Writes a run's quarantined inputs, ordered by source, as one Avro file; returns counts by reason."""
+                     fs: StoreFS = LOCAL) -> dict[str, int]:
+    """Writes a run's quarantined inputs, staged, ordered by source, as one Avro file; returns counts by reason."""
     records = sorted(records, key=lambda r: (r["uri"], -1 if r["position"] is None else r["position"],
                                              r["reason"]))
-    path = _join(store_root, QUARANTINE, f"run={run_id}", "part-00000.avro")
     # Our own container writer: fastavro's header re-serialises the schema in an order that varies
     # between processes, and the store must be byte-identical for the same input.
-    with create(path) as out:
+    with fs.create(quarantine_file(staging_root(store_root, run_id), run_id)) as out:
         avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.QUARANTINE),
                                  records=(avro.encode(avro.QUARANTINE, r) for r in records), codec="deflate",
                                  seed=f"{run_id}/quarantine",
@@ -85,13 +142,30 @@ def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: 
     return counts
 
 
-def write_manifest(store_root: str, run_id: str, summary: dict[str, Any], reports: list[dict[str, Any]],
-                   *, create: Create = _local_create) -> None:
-    with create(_join(store_root, RUNS, run_id, "files.jsonl")) as out:
+def commit(store_root: str, run_id: str, summary: dict[str, Any], reports: list[dict[str, Any]],
+           fs: StoreFS = LOCAL) -> None:
+    """Moves a run's staged files into the store, then writes its manifest: the summary comes last,
+    so a run without ``summary.json`` never finished (its objects count as not yet ingested)."""
+    staged_root = staging_root(store_root, run_id)
+    staged = fs.match(_join(staged_root, "**", "*.avro"))
+    fs.rename(staged, [store_root + path[len(staged_root):] for path in staged])
+    with fs.create(_join(store_root, RUNS, run_id, "files.jsonl")) as out:
         for report in sorted(reports, key=lambda r: r["uri"]):
             out.write(json.dumps(report, sort_keys=True).encode() + b"\n")
-    with create(_join(store_root, RUNS, run_id, "summary.json")) as out:
+    with fs.create(_join(store_root, RUNS, run_id, "summary.json")) as out:
         out.write(json.dumps(summary, indent=2, sort_keys=True).encode() + b"\n")
+
+
+def consumed_objects(store_root: str, fs: StoreFS = LOCAL) -> dict[str, dict[str, Any]]:
+    """URI -> its report from the newest committed run that ingested it (incremental ingest)."""
+    consumed: dict[str, dict[str, Any]] = {}
+    for summary_path in fs.match(_join(store_root, RUNS, "*", "summary.json")):
+        with fs.open(summary_path.rsplit("/", 1)[0] + "/files.jsonl") as handle:
+            for line in handle.read().splitlines():
+                report = json.loads(line)
+                if report["shape"] != "unreadable":
+                    consumed[report["uri"]] = report
+    return consumed
 
 
 # ---- reading (local stores) ----

@@ -69,6 +69,7 @@ def partitions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = str(tmp_path_factory.mktemp("store"))
     small = store.write_partition(root, SMALL_KEY, small_entries(), run_id=RUN, codec="zstandard")
     large = store.write_partition(root, LARGE_KEY, fixture_entries(copies=8), run_id=RUN, codec="deflate")
+    store.commit(root, RUN, {"run_id": RUN}, [])
     return {"root": root, "small": small, "large": large}
 
 

@@ -31,6 +31,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from trailbeam import eventids, ingest, spill, store
+from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.cloudtrail import ColumnCache
 from trailbeam.summary import summarize
 
@@ -172,8 +173,7 @@ class _WritePartitionFn(beam.DoFn):
         for path in sorted(chunk_paths):
             entries.extend(spill.unpack(_read(path)))
         result = store.write_partition(self._store_root, key, entries, run_id=self._run_id,
-                                       codec=self._codec, split=split, create=lambda p: FileSystems.create(
-                                           p, compression_type=CompressionTypes.UNCOMPRESSED))
+                                       codec=self._codec, split=split, fs=BEAM_FS)
         FileSystems.delete(sorted(chunk_paths))
         self._stored.inc(result["stored"])
         self._duplicates.inc(result["duplicates"])
@@ -188,9 +188,7 @@ class _WriteQuarantineFn(beam.DoFn):
 
     def process(self, element):
         _, records = element
-        yield store.write_quarantine(self._store_root, list(records), run_id=self._run_id,
-                                     create=lambda p: FileSystems.create(
-                                         p, compression_type=CompressionTypes.UNCOMPRESSED))
+        yield store.write_quarantine(self._store_root, list(records), run_id=self._run_id, fs=BEAM_FS)
 
 
 def _split_ids(_shard, blobs):
@@ -207,8 +205,7 @@ def _merged(dicts):
 def _write_manifest(_, reports, partitions, quarantine, split, *, store_root, run_id, sources, spill_dir):
     summary = summarize(run_id=run_id, sources=sources, reports=reports, partitions=partitions,
                         quarantine=quarantine, split=split)
-    store.write_manifest(store_root, run_id, summary, reports, create=lambda p: FileSystems.create(
-        p, compression_type=CompressionTypes.UNCOMPRESSED))
+    store.commit(store_root, run_id, summary, reports, fs=BEAM_FS)
     if FileSystems.exists(spill_dir):
         FileSystems.delete([spill_dir])
     return summary
