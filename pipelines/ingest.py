@@ -1,8 +1,11 @@
 """Ingest CloudTrail into a trailbeam event store.
 
-    python -m pipelines.ingest --source PATH_OR_GLOB [--source ...] --store STORE [Beam options]
+    python -m pipelines.ingest --source PATH_OR_GLOB_OR_S3 [--source ...] --store STORE [Beam options]
 
-Any Beam runner option passes through (e.g. --runner=DataflowRunner ...). The default runner is the
+S3 sources (``s3://bucket[/prefix]``) are listed by trailbeam itself, pruned to the accounts,
+regions and days asked for (``--accounts --regions --org_id --start --end``); endpoint and region
+come from ``--s3_endpoint_url`` / ``--s3_region_name`` and credentials from boto3's standard chain,
+never from pipeline options. Any other Beam option passes through. The default runner is the
 in-process FnApiRunner.
 """
 
@@ -14,18 +17,34 @@ import sys
 from datetime import datetime, timezone
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
 
-from trailbeam import avrofile, errors, readers
-from trailbeam.beam import IngestCloudTrail, MatchSources
+from trailbeam import avrofile, errors, readers, s3, selectors, store, timestamps
+from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
+from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.beam.options import IngestOptions
 from trailbeam.sources import to_patterns
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SECRETS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 
 def default_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _time(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return timestamps.parse_user_time(text)
+    except ValueError:
+        raise errors.InputError(f"{flag} {text!r} is not an ISO 8601 UTC time") from None
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+    return names or None
 
 
 def validated(options: PipelineOptions) -> IngestOptions:
@@ -35,6 +54,9 @@ def validated(options: PipelineOptions) -> IngestOptions:
         raise errors.InputError("give at least one --source")
     if not ingest.store:
         raise errors.InputError("give --store")
+    if any(getattr(options.view_as(S3Options), name, None) for name in _SECRETS):
+        raise errors.InputError("AWS credentials do not belong in pipeline options (a Dataflow job shows them): "
+                                "use the standard AWS chain (environment, profile, instance role)")
     if ingest.run_id is None:
         ingest.run_id = default_run_id()
     if not _RUN_ID.match(ingest.run_id):
@@ -47,13 +69,42 @@ def validated(options: PipelineOptions) -> IngestOptions:
     return ingest
 
 
-def build(pipeline: beam.Pipeline, ingest: IngestOptions):
+def event_filter(ingest: IngestOptions) -> selectors.EventFilter:
+    """The run's filter: the selectors file AND the simple flags (--write_only, --event_source, --start/--end)."""
+    chosen = selectors.load_selectors(ingest.selectors) if ingest.selectors else selectors.ALL
+    simple = selectors.simple_filter(write_only=bool(ingest.write_only), event_sources=_names(ingest.event_source) or (),
+                                     start=_time(ingest.start, "--start"), end=_time(ingest.end, "--end"))
+    return selectors.both(chosen, simple)
+
+
+def build(pipeline: beam.Pipeline, options: PipelineOptions):
     """Wires the ingest; returns the PCollection holding the run summary."""
-    return (pipeline
-            | "MatchSources" >> MatchSources(to_patterns(ingest.source))
-            | "Ingest" >> IngestCloudTrail(store_root=ingest.store.rstrip("/"), run_id=ingest.run_id,
-                                           sources=list(ingest.source), shape=ingest.input_format,
-                                           codec=ingest.codec, progress_dir=ingest.progress_dir))
+    ingest = validated(options)
+    sources = list(ingest.source)
+    local = [source for source in sources if not source.startswith("s3://")]
+    remote = [source for source in sources if source.startswith("s3://")]
+    branches = []
+    if local:
+        branches.append(pipeline | "MatchSources" >> MatchSources(to_patterns(local)))
+    settings = None
+    if remote:
+        s3_options = options.view_as(S3Options)
+        settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
+        client = s3.make_client(settings)
+        tasks = []
+        for source in remote:
+            s3.check_bucket(client, s3.parse_s3_uri(source).bucket)
+            tasks += s3.plan(client, source=source, accounts=_names(ingest.accounts), regions=_names(ingest.regions),
+                             org_id=ingest.org_id, start=_time(ingest.start, "--start"),
+                             end=_time(ingest.end, "--end"), today=datetime.now(timezone.utc).date())
+        branches.append(pipeline | "ListS3" >> ListS3Objects(tasks, settings))
+    objects = branches[0] if len(branches) == 1 else tuple(branches) | "AllObjects" >> beam.Flatten()
+    store_root = ingest.store.rstrip("/")
+    consumed = store.consumed_objects(store_root, BEAM_FS)
+    return objects | "Ingest" >> IngestCloudTrail(
+        store_root=store_root, run_id=ingest.run_id, sources=sources, shape=ingest.input_format,
+        codec=ingest.codec, progress_dir=ingest.progress_dir, keep=event_filter(ingest), consumed=consumed,
+        s3_settings=settings)
 
 
 def run(argv: list[str] | None = None) -> str:
@@ -61,10 +112,10 @@ def run(argv: list[str] | None = None) -> str:
     options = PipelineOptions(argv)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = "FnApiRunner"
-    ingest = validated(options)
-    with beam.Pipeline(options=options) as pipeline:
-        build(pipeline, ingest)
-    return ingest.run_id
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, options)  # validates before anything runs
+    pipeline.run().wait_until_finish()
+    return options.view_as(IngestOptions).run_id
 
 
 if __name__ == "__main__":

@@ -61,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="local worker processes (default: one per CPU for inputs over 100 MB, else 1 "
                              "in-process; 0: one per CPU)")
     ingest.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    where = ingest.add_argument_group("what to read (S3 listing is pruned to it; the time window filters events too)")
+    where.add_argument("--accounts", help="comma-separated account ids (default: discover)")
+    where.add_argument("--regions", help="comma-separated regions (default: discover)")
+    where.add_argument("--org-id", help="organization trail folder, o-... (default: all found)")
+    where.add_argument("--start", help="first eventTime to keep (ISO 8601 UTC)")
+    where.add_argument("--end", help="keep events before this eventTime (ISO 8601 UTC)")
+    what = ingest.add_argument_group("which events to keep (the others are counted as filtered)")
+    what.add_argument("--selectors", metavar="FILE",
+                      help="CloudTrail event selectors, e.g. the output of aws cloudtrail get-event-selectors")
+    what.add_argument("--write-only", action="store_true", help="only events that are not readOnly")
+    what.add_argument("--event-source", help="comma-separated eventSources, e.g. iam.amazonaws.com,sts.amazonaws.com")
+    remote = ingest.add_argument_group("S3 (credentials come from the standard AWS chain: environment, profile, role)")
+    remote.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    remote.add_argument("--s3-region", help="bucket region (default: from the AWS configuration)")
     ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was quarantined")
     ingest.set_defaults(handler=_ingest)
 
@@ -127,10 +141,18 @@ def _time(text: str | None, flag: str) -> int | None:
 # ---- ingest ----
 
 def _ingest(args: argparse.Namespace, beam_args: list[str]) -> int:
+    flags = {"accounts": args.accounts, "regions": args.regions, "org_id": args.org_id, "start": args.start,
+             "end": args.end, "selectors": args.selectors, "event_source": args.event_source,
+             "s3_endpoint_url": args.s3_endpoint_url, "s3_region_name": args.s3_region}
+    options = [f"--{name}={value}" for name, value in flags.items() if value]
+    if args.write_only:
+        options.append("--write_only")
     run_summary = run_ingest(args.sources, args.out, shape=args.format, run_id=args.run_id, codec=args.codec,
-                             workers=args.workers, beam_args=beam_args, progress=sys.stderr.isatty())
+                             workers=args.workers, beam_args=[*options, *beam_args], progress=sys.stderr.isatty())
     print(json.dumps(run_summary, indent=2, sort_keys=True) if args.json else summary.render(run_summary))
-    problems = run_summary["records"]["conflicts"] or not run_summary["balanced"]
+    # Conflicting copies and objects modified since an earlier ingest are evidence of tampering.
+    problems = (run_summary["records"]["conflicts"] or run_summary["files"].get("modified", 0)
+                or not run_summary["balanced"])
     quarantined = run_summary["records"]["quarantined"] or run_summary["files"].get("quarantined", 0)
     return 1 if problems or (args.strict and quarantined) else 0
 

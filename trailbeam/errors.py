@@ -20,6 +20,8 @@ class StoreError(TrailbeamError):
 
 
 # Whole objects.
+MODIFIED_SINCE_INGEST = "modified_since_ingest"
+VANISHED = "vanished"
 CORRUPT_GZIP = "corrupt_gzip"
 GZIP_TRAILING_DATA = "gzip_trailing_data"
 UNREADABLE = "unreadable"
@@ -33,13 +35,22 @@ BAD_EVENT_TIME = "bad_event_time"
 MISSING_EVENT_SOURCE_OR_NAME = "missing_event_source_or_name"
 
 REASONS = (
-    CORRUPT_GZIP, GZIP_TRAILING_DATA, UNREADABLE, INVALID_JSON, UNKNOWN_SHAPE,
+    MODIFIED_SINCE_INGEST, VANISHED, CORRUPT_GZIP, GZIP_TRAILING_DATA, UNREADABLE, INVALID_JSON, UNKNOWN_SHAPE,
     NOT_AN_OBJECT, MISSING_EVENT_ID, BAD_EVENT_TIME, MISSING_EVENT_SOURCE_OR_NAME,
 )
 
 
 class Rejected(TrailbeamError, ValueError):
     """An item that cannot be stored as an event, with its reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ObjectUnavailable(TrailbeamError):
+    """An input object could not be read (it vanished, or reading failed after retries): quarantined."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")

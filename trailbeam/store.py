@@ -25,7 +25,7 @@ import fastavro
 
 from trailbeam import avro, avrofile, errors, partitions, timestamps
 from trailbeam.dedupe import deduplicate
-from trailbeam.ingest import split_group_key
+from trailbeam.ingest import NOT_CONSUMED, split_group_key
 from trailbeam.spill import Entry
 
 EVENTS = "events"
@@ -163,7 +163,7 @@ def consumed_objects(store_root: str, fs: StoreFS = LOCAL) -> dict[str, dict[str
         with fs.open(summary_path.rsplit("/", 1)[0] + "/files.jsonl") as handle:
             for line in handle.read().splitlines():
                 report = json.loads(line)
-                if report["shape"] != "unreadable":
+                if report["shape"] not in NOT_CONSUMED:
                     consumed[report["uri"]] = report
     return consumed
 

@@ -29,6 +29,8 @@ def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
         files[f"kind_{report['kind']}"] += 1
         files["quarantined"] += report["rejected"]
         files["empty"] += report["shape"] == "empty"
+        files["already_ingested"] += report["shape"] == "already-ingested"
+        files["modified"] += report["shape"] == "modified"
         files["bytes"] += report["size"]
     records = {
         "read": sum(r["records"] for r in reports),
@@ -36,6 +38,7 @@ def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
         "duplicates": sum(p["duplicates"] for p in partitions),
         "conflicts": sum(p["conflicts"] for p in partitions) + len(split or {}),
         "quarantined": sum(r["quarantined"] for r in reports),
+        "filtered": sum(r.get("filtered", 0) for r in reports),
     }
     firsts = [p["first"] for p in partitions if p["first"] is not None]
     lasts = [p["last"] for p in partitions if p["last"] is not None]
@@ -46,7 +49,8 @@ def summarize(*, run_id: str, sources: list[str], reports: list[dict[str, Any]],
         "sources": sorted(sources),
         "files": dict(sorted(files.items())),
         "records": records,
-        "balanced": records["read"] == records["stored"] + records["duplicates"] + records["quarantined"],
+        "balanced": records["read"] == (records["stored"] + records["duplicates"] + records["quarantined"]
+                                        + records["filtered"]),
         "quarantine_reasons": dict(sorted(by_reason.items())),
         "partitions": len({p["key"].rpartition("#")[0] for p in partitions}),
         "partition_files": len(partitions),
@@ -74,13 +78,16 @@ def render(summary: dict[str, Any]) -> str:
                                     f"{files.get('kind_other', 0):,}"),
         ("  digest files (left to verify)", f"{files.get('kind_digest', 0):,}"),
         ("  quarantined whole", f"{files.get('quarantined', 0):,}"),
+        ("  already ingested (skipped)", f"{files.get('already_ingested', 0):,}"),
+        ("  MODIFIED since ingested", f"{files.get('modified', 0):,}"),
         ("records read", f"{records['read']:,}"),
         ("  stored", f"{records['stored']:,}"),
         ("  duplicates dropped", f"{records['duplicates']:,}"),
         ("  quarantined", f"{records['quarantined']:,}"),
+        ("  filtered out", f"{records['filtered']:,}"),
         ("  conflicting eventIDs", f"{records['conflicts']:,}"),
-        ("accounted for", "yes: read = stored + duplicates + quarantined" if summary["balanced"]
-         else "NO: read != stored + duplicates + quarantined (please report this bug)"),
+        ("accounted for", "yes: read = stored + duplicates + quarantined + filtered" if summary["balanced"]
+         else "NO: read != stored + duplicates + quarantined + filtered (please report this bug)"),
         ("accounts", _some(summary["accounts"])),
         ("regions", _some(summary["regions"])),
         ("events from", summary["first_event"] or "-"),

@@ -2,7 +2,8 @@
 
 Shape of the data between steps::
 
-    patterns --MatchSources--> FileMetadata (reshuffled: files are read in parallel)
+    patterns --MatchSources--> SourceObject       S3 prefixes --ListS3Objects--> SourceObject
+    SourceObjects (reshuffled: objects are read in parallel)
       --ParseFiles--> main: (partition-hour key, spill chunk path)      [events parked in chunks]
                       ids: (shard, packed (eventID, partition-hour key) pairs)
                       quarantine: QuarantineRecord dicts
@@ -21,6 +22,7 @@ import json
 import os
 import time
 import uuid
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -30,9 +32,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
-from trailbeam import eventids, ingest, spill, store
+from trailbeam import errors, eventids, ingest, s3, spill, store
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.cloudtrail import ColumnCache
+from trailbeam.selectors import ALL, EventFilter
 from trailbeam.summary import summarize
 
 _NAMESPACE = "trailbeam.ingest"
@@ -53,8 +56,20 @@ def _write(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+class SourceObject(NamedTuple):
+    """One input object, wherever it lives."""
+
+    uri: str
+    size: int
+    etag: str | None = None
+
+
+def _source_object(metadata) -> SourceObject:
+    return SourceObject(metadata.path, metadata.size_in_bytes, None)
+
+
 class MatchSources(beam.PTransform):
-    """File patterns -> FileMetadata of every matching object, spread over workers."""
+    """File patterns (any Beam filesystem) -> SourceObject of every matching object."""
 
     def __init__(self, patterns: list[str]):
         super().__init__()
@@ -64,18 +79,50 @@ class MatchSources(beam.PTransform):
         return (pbegin
                 | "Patterns" >> beam.Create(self._patterns)
                 | "Match" >> fileio.MatchAll()
-                | "Spread" >> beam.Reshuffle())
+                | "ToSourceObjects" >> beam.Map(_source_object))
+
+
+class _ListS3Fn(beam.DoFn):
+    """Lists one planned S3 prefix (a ListTask) with one client per worker."""
+
+    def __init__(self, settings: s3.S3Settings):
+        self._settings = settings
+
+    def setup(self):
+        self._client = s3.make_client(self._settings)
+
+    def process(self, task):
+        for listed in s3.list_objects(self._client, task):
+            yield SourceObject(listed.uri, listed.size, listed.etag)
+
+
+class ListS3Objects(beam.PTransform):
+    """Planned S3 prefixes (``s3.plan``) -> SourceObject of every object under them."""
+
+    def __init__(self, tasks: list, settings: s3.S3Settings):
+        super().__init__()
+        self._tasks = tasks
+        self._settings = settings
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Prefixes" >> beam.Create(self._tasks)
+                | "SpreadPrefixes" >> beam.Reshuffle()
+                | "List" >> beam.ParDo(_ListS3Fn(self._settings)))
 
 
 class _ParseFilesFn(beam.DoFn):
-    """Reads each object and delegates to ``ingest.ingest_bytes``; spills events in chunks."""
+    """Reads each object and delegates to ``ingest.ingest_object``; spills events in chunks."""
 
-    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None, shards: int):
+    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None, shards: int,
+                 keep: EventFilter, s3_settings: s3.S3Settings | None):
         self._shards = shards
         self._run_id = run_id
         self._spill_dir = spill_dir
         self._shape = shape
         self._progress_dir = progress_dir
+        self._keep = keep
+        self._s3_settings = s3_settings
 
     def setup(self):
         self._files = Metrics.counter(_NAMESPACE, "files")
@@ -84,18 +131,28 @@ class _ParseFilesFn(beam.DoFn):
         self._rejected = Metrics.counter(_NAMESPACE, "files_quarantined")
         self._progress = _Progress(self._progress_dir)
         self._columns = ColumnCache()
+        self._s3 = s3.make_client(self._s3_settings) if self._s3_settings is not None else None
 
     def start_bundle(self):
         self._buffer = spill.Buffer(_SPILL_BYTES)
 
-    def process(self, metadata):
-        try:
-            data = _read(metadata.path)
-        except OSError as err:  # Beam's BeamIOError is one too
-            result = ingest.unreadable(metadata.path, str(err), self._run_id)
-        else:
-            result = ingest.ingest_bytes(metadata.path, data, run_id=self._run_id, shape=self._shape,
-                                         columns=self._columns)
+    def _reader(self, source: SourceObject):
+        def read() -> bytes:
+            try:
+                if source.uri.startswith("s3://") and self._s3 is not None:
+                    return s3.fetch(self._s3, source.uri, expected_size=source.size, etag=source.etag)
+                return _read(source.uri)
+            except s3.ObjectGone as err:
+                raise errors.ObjectUnavailable(errors.VANISHED, str(err)) from None
+            except (s3.ReadFailed, OSError) as err:  # Beam's BeamIOError is an OSError too
+                raise errors.ObjectUnavailable(errors.UNREADABLE, str(err)) from None
+        return read
+
+    def process(self, source, consumed):
+        result = ingest.ingest_object(source.uri, size=source.size, etag=source.etag,
+                                      earlier=consumed.get(source.uri), read=self._reader(source),
+                                      run_id=self._run_id, shape=self._shape, columns=self._columns,
+                                      keep=self._keep)
         report = result.report
         self._files.inc()
         self._records.inc(report.records)
@@ -212,12 +269,16 @@ def _write_manifest(_, reports, partitions, quarantine, split, *, store_root, ru
 
 
 class IngestCloudTrail(beam.PTransform):
-    """FileMetadata -> the event store written under ``store_root`` for one run; yields its summary."""
+    """SourceObjects -> the event store written under ``store_root`` for one run; yields its summary."""
 
     def __init__(self, *, store_root: str, run_id: str, sources: list[str], shape: str = "auto",
                  codec: str = "zstandard", progress_dir: str | None = None,
-                 id_shards: int = eventids.DEFAULT_SHARDS):
+                 id_shards: int = eventids.DEFAULT_SHARDS, keep: EventFilter = ALL,
+                 consumed: dict | None = None, s3_settings: s3.S3Settings | None = None):
         super().__init__()
+        self._keep = keep
+        self._consumed = consumed or {}
+        self._s3_settings = s3_settings
         self._id_shards = id_shards
         self._store_root = store_root
         self._run_id = run_id
@@ -227,11 +288,16 @@ class IngestCloudTrail(beam.PTransform):
         self._progress_dir = progress_dir
         self._spill_dir = FileSystems.join(store_root, "_runs", run_id, "spill")
 
-    def expand(self, files):
-        parsed = files | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
-            run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
-            progress_dir=self._progress_dir, shards=self._id_shards)).with_outputs(
-                QUARANTINE, REPORTS, IDS, main="chunks")
+    def expand(self, objects):
+        # What earlier runs ingested, as one element: a side input built on the launcher.
+        consumed = objects.pipeline | "EarlierRuns" >> beam.Create([self._consumed])
+        parsed = (objects
+                  | "SpreadObjects" >> beam.Reshuffle()
+                  | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
+                      run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
+                      progress_dir=self._progress_dir, shards=self._id_shards, keep=self._keep,
+                      s3_settings=self._s3_settings), consumed=pvalue.AsSingleton(consumed)).with_outputs(
+                          QUARANTINE, REPORTS, IDS, main="chunks"))
         split = (parsed[IDS]
                  | "GroupIdsByShard" >> beam.GroupByKey()
                  | "FindSplitIds" >> beam.MapTuple(_split_ids)
@@ -246,7 +312,7 @@ class IngestCloudTrail(beam.PTransform):
                       | "GatherQuarantine" >> beam.GroupByKey()
                       | "WriteQuarantine" >> beam.ParDo(_WriteQuarantineFn(
                           store_root=self._store_root, run_id=self._run_id)))
-        return (files.pipeline
+        return (objects.pipeline
                 | "ManifestTrigger" >> beam.Create([None])
                 | "WriteRunManifest" >> beam.Map(
                     _write_manifest,

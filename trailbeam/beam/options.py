@@ -22,5 +22,22 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--run_id", default=None,
                             help="Name of this ingest run (letters, digits, . _ -); default: the UTC start time.")
         parser.add_argument("--codec", default="zstandard", help="Avro codec: zstandard (default), deflate or null.")
+        parser.add_argument("--accounts", action="append", default=None,
+                            help="S3 sources: only these account ids (comma-separated or repeated); default: discover.")
+        parser.add_argument("--regions", action="append", default=None,
+                            help="S3 sources: only these regions (comma-separated or repeated); default: discover.")
+        parser.add_argument("--org_id", default=None,
+                            help="S3 sources: only this organization's trail folder (o-...); default: all found.")
+        parser.add_argument("--start", default=None,
+                            help="Only events at or after this eventTime (ISO 8601 UTC); prunes S3 listing too.")
+        parser.add_argument("--end", default=None,
+                            help="Only events before this eventTime (ISO 8601 UTC); prunes S3 listing too.")
+        parser.add_argument("--selectors", default=None,
+                            help="JSON file of CloudTrail event selectors (aws cloudtrail get-event-selectors "
+                                 "output); only matching events are stored, the others are counted.")
+        parser.add_argument("--write_only", action="store_true", default=False,
+                            help="Only events that are not readOnly.")
+        parser.add_argument("--event_source", action="append", default=None,
+                            help="Only these eventSources, e.g. iam.amazonaws.com (comma-separated or repeated).")
         parser.add_argument("--progress_dir", default=None,
                             help="Local folder where workers drop progress counts (set by the CLI on a TTY).")
