@@ -151,7 +151,7 @@ def ingest_bytes(uri: str, data: bytes, *, run_id: str, shape: str = "auto",
     tail = source_tail(decoded.shape, None, run_id)
     partitioner = _Partitioner()
     columns = columns if columns is not None else cloudtrail.ColumnCache()
-    matches = None if keep is ALL else keep.matches
+    matches = None if keep == ALL else keep.matches
     encoded_bytes = filtered = 0
     for item in decoded.items:
         value = item.value

@@ -289,7 +289,8 @@ def test_digest_objects_give_no_events_and_no_quarantine(data):
     assert (result.events, result.quarantine, result.encoded_bytes) == ({}, [], 0)
     assert result.report.to_json() == {
         "uri": DIGEST_URI, "size": len(data), "sha256": sha256(data), "content_sha256": None, "kind": "digest",
-        "shape": "digest", "records": 0, "events": 0, "quarantined": 0, "rejected": False}
+        "shape": "digest", "records": 0, "events": 0, "quarantined": 0, "rejected": False, "filtered": 0,
+        "etag": None}
 
 
 def test_digest_body_under_another_key_is_read_as_a_digest():
