@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
 
-from trailbeam import avrofile, errors, readers, s3, selectors, store, timestamps
+from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, timestamps
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.beam.options import IngestOptions
@@ -93,7 +93,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         client = s3.make_client(settings)
         tasks = []
         for source in remote:
-            s3.check_bucket(client, s3.parse_s3_uri(source).bucket)
+            s3.check_bucket(settings, s3paths.parse_s3_uri(source).bucket)
             tasks += s3.plan(client, source=source, accounts=_names(ingest.accounts), regions=_names(ingest.regions),
                              org_id=ingest.org_id, start=_time(ingest.start, "--start"),
                              end=_time(ingest.end, "--end"), today=datetime.now(timezone.utc).date())

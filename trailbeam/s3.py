@@ -244,9 +244,10 @@ def fetch(client: Any, uri: str, *, expected_size: int | None = None, etag: str 
           body_attempts: int = 4) -> bytes:
     """The whole body of one object.
 
-    The request itself is retried by the client (throttling, 5xx, resets). A body that ends early (or
-    is fetched again, up to ``body_attempts`` times in all. ``etag``
-    makes the read conditional (``IfMatch``), so an object replaced since it was listed is noticed.
+    The request itself is retried by the client (throttling, 5xx, resets). A body that ends early is
+    fetched again, up to ``body_attempts`` reads in all. ``etag`` makes the read conditional
+    (``IfMatch``), so an object replaced since it was listed is noticed; so is a size other than
+    ``expected_size``.
 
     Raises:
         ObjectGone: the object no longer exists.
@@ -304,7 +305,7 @@ def _discover(client: Any, *, bucket: str, base: str, org_id: str | None, accoun
     logs = s3paths.logs_prefix(base)
     pairs: list[tuple[str | None, str]] = []
     if org_id is not None:
-        roots: list[str | None] = [org_id]
+        roots = [org_id]
     else:
         top = _folders(client, bucket, logs)
         listed = sorted(name for name in top if s3paths.ACCOUNT_ID.fullmatch(name))

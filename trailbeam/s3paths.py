@@ -1,8 +1,9 @@
 """Which S3 prefixes can hold the CloudTrail files of a time window: pure planning, no I/O.
 
-CloudTrail writes one object per delivery::
+CloudTrail writes one object per delivery, in the folder of its account, kind and region::
 
-    <base>AWSLogs/[<org-id>/]<account>/<kind>/<region>/YYYY/MM/DD/<account>_<kind>_<region>_<YYYYMMDDTHHMM>Z_<random>.json.gz
+    <base>AWSLogs/[<org-id>/]<account>/<kind>/<region>/YYYY/MM/DD/
+        <account>_<kind>_<region>_<YYYYMMDDTHHMM>Z_<random>.json.gz
 
 where ``<kind>`` is ``CloudTrail`` (events), ``CloudTrail-Insight`` or ``CloudTrail-Digest`` (digests name
 their files differently and are never listed for ingest). The folder and the name carry the **delivery**
@@ -57,7 +58,7 @@ _LAST_MINUTE = datetime.min.replace(hour=23, minute=59).time()
 @dataclass(frozen=True, slots=True)
 class S3Uri:
     bucket: str
-    key: str   # may be "" (the whole bucket) or a prefix ending in "/"
+    key: str   # "" for the whole bucket, else a key prefix or an object key
 
     @property
     def uri(self) -> str:

@@ -433,3 +433,17 @@ def test_check_bucket_does_not_wait_out_a_failing_endpoint(org_bucket: str, faul
     message, seconds = _timed_check(S3Settings(endpoint_url=fault_proxy.url), org_bucket)
     assert "503" in message and seconds < 5
     assert fault_proxy.count("HeadBucket") == 2
+
+
+# ---- the proxy itself ---------------------------------------------------------------------------------
+
+def test_proxy_forwards_what_it_does_not_fault(client: object, fault_proxy: s3server.FaultProxy) -> None:
+    bucket = _bucket_name()
+    client.create_bucket(Bucket=bucket)   # type: ignore[attr-defined]
+    client.put_object(Bucket=bucket, Key="a b/c.json.gz", Body=BODY)   # type: ignore[attr-defined]
+
+    head = client.head_object(Bucket=bucket, Key="a b/c.json.gz")   # type: ignore[attr-defined]
+    assert head["ContentLength"] == len(BODY)
+    assert s3.fetch(client, f"s3://{bucket}/a b/c.json.gz") == BODY
+    assert fault_proxy.operations() == ["CreateBucket", "PutObject", "HeadObject", "GetObject"]
+    assert fault_proxy.calls[-1].key == "a b/c.json.gz"
