@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,14 +25,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _ingest(source: str, store: Path, workers: int, env: dict[str, str], extra: list[str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _ingest(source: str, store: Path, workers: int, env: dict[str, str], extra: list[str]) -> tuple[float, float]:
+    """Runs one ingest in a child process; returns (wall seconds, CPU seconds of the child)."""
     cmd = [sys.executable, "-m", "pipelines.ingest", f"--source={source}", f"--store={store}", "--run_id=bench",
            "--runner=FnApiRunner", *extra]
     if workers > 1:
         cmd += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -55,7 +63,8 @@ def main() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
 
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
@@ -67,9 +76,11 @@ def main() -> None:
         for path in files:
             client.upload_file(str(path), "bench-trail", str(path.relative_to(trail)))
 
-        s3_seconds = _ingest("s3://bench-trail/", work / "store-s3", args.workers, env,
+        server_cpu = time.process_time()  # moto serves from threads of this process
+        s3_seconds, s3_cpu = _ingest("s3://bench-trail/", work / "store-s3", args.workers, env,
                              [f"--s3_endpoint_url={endpoint}", "--s3_region_name=us-east-1"])
-        local_seconds = _ingest(str(local), work / "store-local", args.workers, env, [])
+        server_cpu = time.process_time() - server_cpu
+        local_seconds, local_cpu = _ingest(str(local), work / "store-local", args.workers, env, [])
         server.stop()
 
         s3_summary = json.loads((work / "store-s3" / "_runs" / "bench" / "summary.json").read_text())
@@ -81,12 +92,17 @@ def main() -> None:
             "s3_seconds": s3_seconds, "s3_objects_per_s": len(files) / s3_seconds, "s3_events_per_s": records / s3_seconds,
             "local_seconds": local_seconds, "local_objects_per_s": len(files) / local_seconds,
             "local_events_per_s": records / local_seconds, "s3_time_over_local": s3_seconds / local_seconds,
+            "s3_server_cpu_seconds": server_cpu, "s3_ingest_cpu_seconds": s3_cpu, "local_ingest_cpu_seconds": local_cpu,
+            "s3_cpu_over_local": s3_cpu / local_cpu,
         }
         print(f"S3 (local moto server): {len(files):,} objects, {records:,} records in {s3_seconds:.1f} s = "
               f"{result['s3_objects_per_s']:,.0f} objects/s, {result['s3_events_per_s']:,.0f} events/s")
         print(f"local disk:             {len(files):,} objects, {records:,} records in {local_seconds:.1f} s = "
               f"{result['local_objects_per_s']:,.0f} objects/s, {result['local_events_per_s']:,.0f} events/s")
-        print(f"S3 time / local time = {result['s3_time_over_local']:.2f} (target <= 2)")
+        print(f"S3 time / local time = {result['s3_time_over_local']:.2f} (target <= 2); the local S3 server "
+              f"itself used {server_cpu:.1f} s of CPU on the same {os.cpu_count()} cores")
+        print(f"ingest CPU: S3 {s3_cpu:.1f} s, local {local_cpu:.1f} s: ratio {s3_cpu / local_cpu:.2f} "
+              f"(what the ratio would be against a remote S3 that answers without using these cores)")
         print(json.dumps(result, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)

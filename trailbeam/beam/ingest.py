@@ -22,6 +22,7 @@ import json
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -42,6 +43,8 @@ _NAMESPACE = "trailbeam.ingest"
 QUARANTINE = "quarantine"
 REPORTS = "reports"
 IDS = "ids"
+# Objects read concurrently per worker.
+_READ_THREADS = 16
 # Encoded events buffered per worker before they are spilled as chunks.
 _SPILL_BYTES = 32 << 20
 
@@ -132,6 +135,11 @@ class _ParseFilesFn(beam.DoFn):
         self._progress = _Progress(self._progress_dir)
         self._columns = ColumnCache()
         self._s3 = s3.make_client(self._s3_settings) if self._s3_settings is not None else None
+        # Reads overlap: an object store answers each GET in milliseconds, parsing needs the CPU.
+        self._pool = ThreadPoolExecutor(_READ_THREADS)
+
+    def teardown(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def start_bundle(self):
         self._buffer = spill.Buffer(_SPILL_BYTES)
@@ -148,9 +156,21 @@ class _ParseFilesFn(beam.DoFn):
                 raise errors.ObjectUnavailable(errors.UNREADABLE, str(err)) from None
         return read
 
-    def process(self, source, consumed):
-        result = ingest.ingest_object(source.uri, size=source.size, etag=source.etag,
-                                      earlier=consumed.get(source.uri), read=self._reader(source),
+    def _prefetch(self, source: SourceObject, earlier):
+        """Starts reading an object in the background, unless ingest will skip it unread."""
+        if (earlier is not None and source.etag is not None
+                and ingest.earlier_ingest(earlier, etag=source.etag) == ingest.SKIPPED):
+            return None
+        return self._pool.submit(self._reader(source))
+
+    def process(self, batch, consumed):
+        pending = [(source, self._prefetch(source, consumed.get(source.uri))) for source in batch]
+        for source, future in pending:
+            yield from self._ingest(source, consumed.get(source.uri),
+                                    future.result if future is not None else self._reader(source))
+
+    def _ingest(self, source, earlier, read):
+        result = ingest.ingest_object(source.uri, size=source.size, etag=source.etag, earlier=earlier, read=read,
                                       run_id=self._run_id, shape=self._shape, columns=self._columns,
                                       keep=self._keep)
         report = result.report
@@ -293,6 +313,7 @@ class IngestCloudTrail(beam.PTransform):
         consumed = objects.pipeline | "EarlierRuns" >> beam.Create([self._consumed])
         parsed = (objects
                   | "SpreadObjects" >> beam.Reshuffle()
+                  | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=_READ_THREADS * 2)
                   | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
                       run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
                       progress_dir=self._progress_dir, shards=self._id_shards, keep=self._keep,
