@@ -129,3 +129,32 @@ def test_sample_then_demo(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "yes: read = stored + duplicates + quarantined" in out and "identity_type" in out
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 2  # refuses to overwrite a store
+
+
+def test_selectors_file_keeps_only_matching_events(tmp_path, capsys):
+    selectors_file = tmp_path / "selectors.json"
+    selectors_file.write_text(json.dumps({"AdvancedEventSelectors": [{"Name": "IAM writes", "FieldSelectors": [
+        {"Field": "eventSource", "Equals": ["iam.amazonaws.com"]}, {"Field": "readOnly", "Equals": ["false"]}]}]}))
+    code = cli.main(["ingest", str(fixturedata.STRATUS), "--out", str(tmp_path / "s"), "--json",
+                     "--selectors", str(selectors_file)])
+    summary = json.loads(capsys.readouterr().out)
+    stored = [json.loads(line) for line in _cat(tmp_path / "s", capsys)]
+    expected = [r for r in _stratus() if r["eventSource"] == "iam.amazonaws.com" and r["readOnly"] is False]
+    assert code == 0 and summary["balanced"]
+    assert sorted(e["eventID"] for e in stored) == sorted(r["eventID"] for r in expected)
+    assert summary["records"]["filtered"] == len(_stratus()) - len(expected)
+
+
+def _cat(store_dir, capsys) -> list[str]:
+    assert cli.main(["cat", "--store", str(store_dir)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("argv", [
+    ["--selectors", "/no/such/selectors.json"],
+    ["--s3_secret_access_key=abc"],
+], ids=["missing-selectors-file", "secret-in-pipeline-options"])
+def test_ingest_refuses_bad_filters_and_secrets(argv, tmp_path, capsys):
+    assert cli.main(["ingest", str(fixturedata.STRATUS), "--out", str(tmp_path / "s"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trailbeam: error:") and "\n" not in err and "abc" not in err
