@@ -225,8 +225,8 @@ def check_names(*, account: str | None = None, region: str | None = None, org_id
         raise errors.InputError(f"not an AWS region name: {region!r:.80}")
     if org_id is not None and not ORG_ID.fullmatch(org_id):
         raise errors.InputError(f"not an AWS Organizations id (o-...): {org_id!r:.80}")
-    if kind is not None and kind not in INGEST_KINDS:
-        raise errors.InputError(f"cannot list {kind!r:.80} files for ingest; expected one of {INGEST_KINDS}")
+    if kind is not None and kind not in (*INGEST_KINDS, DIGEST_KIND):
+        raise errors.InputError(f"cannot list {kind!r:.80} files; expected one of {(*INGEST_KINDS, DIGEST_KIND)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -210,14 +210,19 @@ def test_org_and_non_org_layouts_together(s3_server: str, client: object) -> Non
     ("s3://{bucket}/AWSLogs/" + ORG + "/", {"org_id": "o-zz999yy888"}, "org id"),
     ("s3://{bucket}/AWSLogs/" + ORG + "/" + ACCOUNTS[0] + "/", {"accounts": [ACCOUNTS[1]]}, "account"),
     ("s3://{bucket}/AWSLogs/" + ORG + "/" + ACCOUNTS[0] + "/CloudTrail-Digest/", {}, "digest"),
-    ("s3://{bucket}", {"kinds": ("CloudTrail-Digest",)}, "CloudTrail-Digest"),
     ("s3://{bucket}", {"regions": ["us-east1"]}, "region"),
-], ids=["wrong-base", "unknown-account", "org-conflict", "account-conflict", "digest-source", "digest-kind",
-        "region-typo"])
+], ids=["wrong-base", "unknown-account", "org-conflict", "account-conflict", "digest-source", "region-typo"])
 def test_plan_rejects(org_bucket: str, client: object, source: str, arguments: dict[str, object],
                       message: str) -> None:
     with pytest.raises(errors.InputError, match=message):
         s3.plan(client, source=source.format(bucket=org_bucket), today=TODAY, **arguments)
+
+
+def test_plan_lists_digest_folders_only_when_asked(org_bucket: str, client: object) -> None:
+    digests = s3.plan(client, source=f"s3://{org_bucket}", kinds=("CloudTrail-Digest",), today=TODAY)
+    assert digests and all("/CloudTrail-Digest/" in task.prefix for task in digests)
+    assert not any("/CloudTrail-Digest/" in task.prefix for task in s3.plan(client, source=f"s3://{org_bucket}",
+                                                                            today=TODAY))
 
 
 def test_listing_survives_throttling(org_bucket: str, client: object, fault_proxy: s3server.FaultProxy) -> None:
