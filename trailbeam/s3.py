@@ -246,7 +246,24 @@ def list_objects(client: Any, task: ListTask) -> Iterator[S3Object]:
 
 def fetch(client: Any, uri: str, *, expected_size: int | None = None, etag: str | None = None,
           body_attempts: int = 4) -> bytes:
-    """The whole body of one object.
+    """The whole body of one object (see ``fetch_with_metadata``)."""
+    return fetch_with_metadata(client, uri, expected_size=expected_size, etag=etag, body_attempts=body_attempts)[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectMetadata:
+    """What an object carries besides its body: user metadata (a digest's signature) and Object Lock."""
+
+    user: dict[str, str]                 # x-amz-meta-* (CloudTrail digests: signature, signature-algorithm)
+    etag: str | None
+    lock_mode: str | None                # GOVERNANCE or COMPLIANCE retention
+    lock_retain_until: str | None        # ISO UTC
+    legal_hold: str | None               # ON or OFF
+
+
+def fetch_with_metadata(client: Any, uri: str, *, expected_size: int | None = None, etag: str | None = None,
+                        body_attempts: int = 4) -> tuple[bytes, ObjectMetadata]:
+    """The whole body of one object, and its metadata.
 
     The request itself is retried by the client (throttling, 5xx, resets). A body that ends early is
     fetched again, up to ``body_attempts`` reads in all. ``etag`` makes the read conditional
@@ -291,7 +308,11 @@ def fetch(client: Any, uri: str, *, expected_size: int | None = None, etag: str 
         if expected_size is not None and len(data) != expected_size:
             # The whole object came, with another size: re-reading will not help.
             raise ReadFailed(uri, f"changed since it was listed ({len(data)} bytes, {expected_size} listed)")
-        return data
+        retain = response.get("ObjectLockRetainUntilDate")
+        return data, ObjectMetadata(user=dict(response.get("Metadata") or {}), etag=response.get("ETag"),
+                                    lock_mode=response.get("ObjectLockMode"),
+                                    lock_retain_until=_iso(retain) if retain is not None else None,
+                                    legal_hold=response.get("ObjectLockLegalHoldStatus"))
     raise ReadFailed(uri, f"{problem}; gave up after {body_attempts} reads")
 
 
