@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ def collect(source: str, folder: str | os.PathLike[str], *, settings: s3.S3Setti
     client = s3.make_client(settings)
     tasks = s3.plan(client, source=source, accounts=accounts, regions=regions, org_id=org_id, start=start,
                     end=end, today=today, kinds=(s3paths.LOG_KIND, s3paths.DIGEST_KIND))
+    collected_at = timestamps.format_micros(timestamps.datetime_micros(datetime.now(timezone.utc)))
     listed = [found for task in tasks for found in s3.list_objects(client, task)]
 
     def copy(found: s3.S3Object) -> tuple[str, dict[str, Any]]:
@@ -72,7 +73,7 @@ def collect(source: str, folder: str | os.PathLike[str], *, settings: s3.S3Setti
     with ThreadPoolExecutor(threads) as pool:
         objects = dict(sorted(pool.map(copy, listed)))
     keys_doc = public_keys if public_keys is not None else _list_public_keys(settings, start, end)
-    manifest = {"format": FORMAT, "source": source, "bucket": bucket,
+    manifest = {"format": FORMAT, "source": source, "bucket": bucket, "collected_at": collected_at,
                 "objects": objects, "public_keys": keys_doc}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     digests = sum("/CloudTrail-Digest/" in key for key in objects)

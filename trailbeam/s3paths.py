@@ -142,9 +142,11 @@ def day_tasks(*, bucket: str, base: str, account: str, region: str, org_id: str 
     last = None if end is None else _last_minute(end, margin_hours)
     if last is not None and last.date() > today:
         last = None   # nothing is delivered after today: the open end is exact
+    # Digest names hold the trail name before their time, so only whole day folders bound them.
+    by_name = kind != DIGEST_KIND
     if start is None:
         # Whole history up to a bound: keys under the region folder sort by time across days as well.
-        stop_after = None if last is None else _stop_key(root, name, last)
+        stop_after = None if last is None or not by_name else _stop_key(root, name, last)
         return [ListTask(bucket=bucket, prefix=root, stop_after=stop_after)]
     if start == end:
         return []
@@ -153,9 +155,9 @@ def day_tasks(*, bucket: str, base: str, account: str, region: str, org_id: str 
     for day in _days(first.date(), today if last is None else last.date()):
         folder = f"{root}{day:%Y/%m/%d}/"
         start_after = stop_after = None
-        if day == first.date() and first.time() != _FIRST_MINUTE:
+        if by_name and day == first.date() and first.time() != _FIRST_MINUTE:
             start_after = _start_key(root, name, first)
-        if last is not None and day == last.date() and last.time() != _LAST_MINUTE:
+        if by_name and last is not None and day == last.date() and last.time() != _LAST_MINUTE:
             stop_after = _stop_key(root, name, last)
         tasks.append(ListTask(bucket=bucket, prefix=folder, start_after=start_after, stop_after=stop_after))
     return tasks

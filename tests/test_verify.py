@@ -1,0 +1,126 @@
+"""``trailbeam collect`` and ``trailbeam verify`` end to end: offline bundles, plain copies, and S3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import digestchain
+import s3server
+from trailbeam import cli, collect, timestamps
+
+HOURS = 5
+
+
+def write_bundle(bucket: digestchain.TrailBucket, folder: Path, *, manifest: bool = True) -> Path:
+    """The bucket as ``collect`` would leave it on disk (or as a plain copy without the manifest)."""
+    for key, data in bucket.objects.items():
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (folder / key).write_bytes(data)
+    if manifest:
+        objects = {key: {"etag": f'"{len(data)}"', "size": len(data), "last_modified": None,
+                         "metadata": bucket.metadata.get(key, {}),
+                         "object_lock": {"mode": None, "retain_until": None, "legal_hold": None}}
+                   for key, data in bucket.objects.items()}
+        (folder / collect.MANIFEST).write_text(json.dumps({
+            "format": collect.FORMAT, "source": f"s3://{bucket.bucket}", "bucket": bucket.bucket,
+            "objects": objects, "public_keys": bucket.keys_document}))
+    return folder
+
+
+def run_verify(source: str, capsys, *extra: str) -> tuple[int, dict]:
+    code = cli.main(["verify", source, "--format", "json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def kinds(report: dict) -> set[tuple[str, str]]:
+    return {(f["kind"], f["subject"].rsplit("/", 1)[-1]) for f in report["findings"] if f["severity"] != "ok"}
+
+
+def window(bucket: digestchain.TrailBucket) -> list[str]:
+    return ["--start", timestamps.format_micros(bucket.start), "--end", timestamps.format_micros(bucket.end)]
+
+
+def test_an_untouched_bundle_verifies(tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=HOURS)
+    code, report = run_verify(str(write_bundle(bucket, tmp_path)), capsys, *window(bucket))
+    assert code == 0 and report["ok"] and not kinds(report)
+    valid = {f["kind"] for f in report["findings"]}
+    assert valid == {"digest_valid", "log_valid"}
+
+
+TAMPERING = [
+    ("log-byte-changed", lambda b: digestchain.change_log_byte(b, b.log_key("us-east-1", 2)),
+     lambda b: {("log_modified", b.log_key("us-east-1", 2).rsplit("/", 1)[-1])}),
+    ("log-deleted", lambda b: digestchain.delete(b, b.log_key("us-east-1", 1)),
+     lambda b: {("log_missing", b.log_key("us-east-1", 1).rsplit("/", 1)[-1])}),
+    ("digest-resigned", lambda b: digestchain.replace_signature(b, b.digest_key("us-east-1", 2)),
+     None),
+]
+
+
+@pytest.mark.parametrize(("tamper", "expected"), [(t, e) for _, t, e in TAMPERING], ids=[n for n, _, _ in TAMPERING])
+def test_tampering_in_a_bundle_is_found_and_named(tamper, expected, tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=HOURS)
+    tamper(bucket)
+    code, report = run_verify(str(write_bundle(bucket, tmp_path)), capsys, *window(bucket))
+    assert code == 1 and not report["ok"]
+    if expected is not None:
+        assert expected(bucket) <= kinds(report)
+    else:
+        assert any(kind.startswith("digest_") for kind, _ in kinds(report))
+
+
+def test_a_plain_copy_verifies_all_but_the_newest_signatures(tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=HOURS)
+    folder = write_bundle(bucket, tmp_path / "copy", manifest=False)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(bucket.keys_document))
+    code, report = run_verify(str(folder), capsys, "--public-keys", str(keys), *window(bucket))
+    problems = kinds(report)
+    assert {kind for kind, _ in problems} <= {"digest_unsigned", "log_unverified"}
+    assert ("digest_unsigned", bucket.digest_key("us-east-1", bucket.last_hour).rsplit("/", 1)[-1]) in problems
+    assert code == 1  # an unsigned digest cannot be trusted
+
+
+def test_no_public_keys_is_a_usage_error(tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=2)
+    folder = write_bundle(bucket, tmp_path, manifest=False)
+    assert cli.main(["verify", str(folder)]) == 2
+    assert "--public-keys" in capsys.readouterr().err
+
+
+@pytest.mark.pipeline
+def test_collect_and_verify_from_s3(s3_server, s3_env, tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=HOURS)
+    client = s3server.admin_client(s3_server)
+    s3server.make_bucket(client, bucket.bucket)
+    for key, data in bucket.objects.items():
+        client.put_object(Bucket=bucket.bucket, Key=key, Body=data, Metadata=bucket.metadata.get(key, {}))
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(bucket.keys_document))
+    endpoint = ["--s3-endpoint-url", s3_server]
+    assert cli.main(["collect", f"s3://{bucket.bucket}", "--out", str(tmp_path / "bundle"), "--public-keys",
+                     str(keys), *endpoint]) == 0
+    assert "collected" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "bundle" / collect.MANIFEST).read_text())
+    signed = [entry for key, entry in manifest["objects"].items() if "/CloudTrail-Digest/" in key]
+    assert signed and all(entry["metadata"].get("signature") for entry in signed)
+    code, report = run_verify(str(tmp_path / "bundle"), capsys, *window(bucket))
+    assert code == 0 and report["ok"] and report["object_lock"]["locked"] == 0
+    # Tamper in the bucket itself and verify online.
+    log = bucket.log_key("us-east-1", 3)
+    digestchain.change_log_byte(bucket, log)
+    client.put_object(Bucket=bucket.bucket, Key=log, Body=bucket.objects[log])
+    code, report = run_verify(f"s3://{bucket.bucket}", capsys, "--public-keys", str(keys), *endpoint, *window(bucket))
+    assert code == 1 and ("log_modified", log.rsplit("/", 1)[-1]) in kinds(report)
+
+
+def test_logs_without_any_digest_are_not_verified(tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=3)
+    for key in [key for key in bucket.objects if "/CloudTrail-Digest/" in key]:
+        digestchain.delete(bucket, key)
+    code = cli.main(["verify", str(write_bundle(bucket, tmp_path)), *window(bucket)])
+    assert code == 1 and "NOTHING VERIFIED" in capsys.readouterr().out
