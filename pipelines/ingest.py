@@ -33,13 +33,7 @@ def default_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _time(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return timestamps.parse_user_time(text)
-    except ValueError:
-        raise errors.InputError(f"{flag} {text!r} is not an ISO 8601 UTC time") from None
+_time = timestamps.flag_time
 
 
 def _names(values: list[str] | None) -> list[str] | None:

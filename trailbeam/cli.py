@@ -166,13 +166,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", action="append", help="only this region (repeatable)")
 
 
-def _time(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return timestamps.parse_user_time(text)
-    except ValueError:
-        raise _UsageError(f"{flag} {text!r} is not an ISO 8601 time") from None
+_time = timestamps.flag_time
 
 
 # ---- ingest ----

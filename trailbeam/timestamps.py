@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta, timezone
 
+from trailbeam import errors
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
 _FIRST = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _MICRO
@@ -72,3 +74,13 @@ def parse_user_time(text: str) -> int:
     if len(text) == 10:
         text += "T00:00:00Z"
     return parse_micros(text)
+
+
+def flag_time(text: str | None, flag: str) -> int | None:
+    """An optional command-line time -> micros; ``errors.InputError`` naming the flag when malformed."""
+    if text is None:
+        return None
+    try:
+        return parse_user_time(text)
+    except ValueError:
+        raise errors.InputError(f"{flag} {text!r} is not an ISO 8601 UTC time") from None
