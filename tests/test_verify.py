@@ -9,7 +9,7 @@ import pytest
 
 import digestchain
 import s3server
-from trailbeam import cli, collect, timestamps
+from trailbeam import cli, collect, store, timestamps
 
 HOURS = 5
 
@@ -124,3 +124,31 @@ def test_logs_without_any_digest_are_not_verified(tmp_path, capsys):
         digestchain.delete(bucket, key)
     code = cli.main(["verify", str(write_bundle(bucket, tmp_path)), *window(bucket)])
     assert code == 1 and "NOTHING VERIFIED" in capsys.readouterr().out
+
+
+@pytest.mark.pipeline
+def test_stored_findings_mark_events_from_verified_files(tmp_path, capsys):
+    bucket = digestchain.build_bucket(hours=HOURS)
+    folder = write_bundle(bucket, tmp_path / "bundle")
+    store_dir = tmp_path / "store"
+    assert cli.main(["ingest", str(folder / "AWSLogs"), "--out", str(store_dir)]) == 0
+    capsys.readouterr()
+    assert cli.main(["stats", "--store", str(store_dir), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events_from_verified_files"] == -1
+    digestchain.change_log_byte(bucket, bucket.log_key("us-east-1", 2))
+    write_bundle(bucket, folder)  # the copy is tampered with after ingest
+    assert cli.main(["verify", str(folder), "--store", str(store_dir), *window(bucket)]) == 1
+    capsys.readouterr()
+    assert cli.main(["stats", "--store", str(store_dir), "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    # Ingested before the copy was altered: every event's content is what the digests vouch for.
+    assert stats["events_from_verified_files"] == stats["events"] > 0
+    # Ingested from the altered copy: those events are not vouched for.
+    again = tmp_path / "store2"
+    assert cli.main(["ingest", str(folder / "AWSLogs"), "--out", str(again)]) == 0
+    assert cli.main(["verify", str(folder), "--store", str(again), *window(bucket)]) == 1
+    capsys.readouterr()
+    assert cli.main(["stats", "--store", str(again), "--format", "json"]) == 0
+    altered = json.loads(capsys.readouterr().out)
+    tampered = [r for r in store.read_events(str(again)) if r["source"]["uri"].endswith(bucket.log_key("us-east-1", 2))]
+    assert tampered and altered["events_from_verified_files"] == altered["events"] - len(tampered)

@@ -15,11 +15,13 @@ from typing import Any
 
 import fastavro
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-SCHEMA_ORDER = ("trailbeam.Provenance", "trailbeam.TrailEvent", "trailbeam.QuarantineRecord")
+SCHEMA_ORDER = ("trailbeam.Provenance", "trailbeam.TrailEvent", "trailbeam.QuarantineRecord",
+                "trailbeam.IntegrityFinding")
 EVENT = "trailbeam.TrailEvent"
 QUARANTINE = "trailbeam.QuarantineRecord"
+INTEGRITY = "trailbeam.IntegrityFinding"
 
 
 def load_schema_texts(schema_dir: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--object-lock", action="store_true",
                         help="also report objects not under S3 Object Lock retention or legal hold")
     verify.add_argument("--out", metavar="FILE", help="also write the full report as JSON")
+    verify.add_argument("--store", metavar="PATH",
+                        help="also store the findings in this event store, so that its events from verified "
+                             "log files are known (joined on the content SHA-256 recorded at ingest)")
     _add_format(verify)
     verify.set_defaults(handler=_verify)
 
@@ -348,6 +351,15 @@ def _verify(args: argparse.Namespace, _: list[str]) -> int:
     report = verified.report
     if args.out:
         Path(args.out).write_text(report.to_json())
+    if args.store:
+        from dataclasses import asdict
+        from datetime import datetime, timezone
+
+        store.check_store(args.store)
+        verification = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = store.write_integrity(args.store, verification, [
+            {**asdict(f), "hour": None if f.hour is None else timestamps.to_datetime(f.hour)} for f in report.findings])
+        print(f"findings stored in {path}", file=sys.stderr)
     shown = [f for f in report.findings if args.all or f.severity != "ok"]
     if args.format == "json":
         document = json.loads(report.to_json())
@@ -393,7 +405,8 @@ def _cat(args: argparse.Namespace, _: list[str]) -> int:
 def _render_stats(store_root: str, fmt: str) -> str:
     from trailbeam import stats
 
-    collected = stats.collect(store.read_events(store_root), store.run_summaries(store_root))
+    collected = stats.collect(store.read_events(store_root), store.run_summaries(store_root),
+                              store.read_integrity(store_root))
     if fmt == "json":
         return json.dumps(collected.to_json(), indent=2)
     return tabular.render(("dimension", "value", "count"), collected.rows(), fmt)

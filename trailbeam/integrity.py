@@ -138,6 +138,7 @@ class Finding:
     trail: str | None         # None for log files no digest lists
     hour: int | None          # micros of the start of the (delivery) hour concerned
     detail: str
+    sha256: str | None = None  # log files listed by a digest: the content SHA-256 the digest vouches for
 
     def sort_key(self) -> tuple[str, str, str, int, str, str, str]:
         return (self.account or "", self.region or "", self.trail or "", -1 if self.hour is None else self.hour,
@@ -295,10 +296,10 @@ class _Verification:
     # -- helpers --
 
     def add(self, kind: str, subject: str, detail: str, *, account: str | None, region: str | None,
-            trail: str | None, hour: int | None, severity: str | None = None) -> None:
+            trail: str | None, hour: int | None, severity: str | None = None, sha256: str | None = None) -> None:
         self.findings.add(Finding(kind=kind, severity=severity or SEVERITIES[kind], subject=subject,
                                   account=account, region=region, trail=trail,
-                                  hour=None if hour is None else hour - hour % HOUR, detail=detail))
+                                  hour=None if hour is None else hour - hour % HOUR, detail=detail, sha256=sha256))
 
     def in_range(self, lo: int, hi: int) -> bool:
         return (self.start is None or hi > self.start) and (self.end is None or lo < self.end)
@@ -446,7 +447,8 @@ class _Verification:
         # Summaries group a listed log file with the digest (hour) that vouches for it.
         self.add(kind, _uri(*location), detail, account=where.account or placed.digest.account_id,
                  region=where.region or (placed.where.region if placed.where else None),
-                 trail=placed.where.trail if placed.where else None, hour=placed.digest.start_time)
+                 trail=placed.where.trail if placed.where else None, hour=placed.digest.start_time,
+                 sha256=entry.hash_value)
 
     # -- 5. chains: missing digests, restarts, coverage --
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from trailbeam import timestamps
 
+_VOUCHED = ("log_valid", "log_modified", "log_missing", "log_trailing_data", "log_unreadable")
 DIMENSIONS = ("account", "region", "day", "category", "identity_type", "event_source")
 
 
@@ -24,6 +25,8 @@ class StoreStats:
     last: int | None = None
     counts: dict[str, Counter[str]] = field(default_factory=lambda: {d: Counter() for d in DIMENSIONS})
     runs: list[dict[str, Any]] = field(default_factory=list)
+    verified_hashes: frozenset[str] | None = None   # content SHA-256s digests vouched for; None: never verified
+    from_verified_files: int = 0
 
     def add(self, record: dict[str, Any]) -> None:
         micros = timestamps.datetime_micros(record["eventTime"])
@@ -31,6 +34,8 @@ class StoreStats:
         self.conflicting_records += record["conflict"]
         self.first = micros if self.first is None else min(self.first, micros)
         self.last = micros if self.last is None else max(self.last, micros)
+        if self.verified_hashes is not None:
+            self.from_verified_files += record["source"]["contentSha256"] in self.verified_hashes
         counts = self.counts
         counts["account"][record["recipientAccountId"] or "(none)"] += 1
         counts["region"][record["awsRegion"] or "(none)"] += 1
@@ -49,6 +54,8 @@ class StoreStats:
             "duplicates_dropped": sum(r["duplicates"] for r in records),
             "quarantined_records": sum(r["quarantined"] for r in records),
             "quarantined_files": sum(run["files"].get("quarantined", 0) for run in self.runs),
+            # -1: the store holds no verification results (trailbeam verify --store)
+            "events_from_verified_files": self.from_verified_files if self.verified_hashes is not None else -1,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -61,14 +68,20 @@ class StoreStats:
 
     def rows(self) -> list[tuple[str, str, int]]:
         """(dimension, value, count) rows: totals first, then each dimension by count."""
-        rows = [("total", name, value) for name, value in self.totals().items()]
+        rows = [("total", name, value) for name, value in self.totals().items() if value >= 0]
         for dimension, counter in self.counts.items():
             rows += [(dimension, value, n) for value, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
         return rows
 
 
-def collect(records: Iterable[dict[str, Any]], runs: list[dict[str, Any]]) -> StoreStats:
-    stats = StoreStats(runs=runs)
+def collect(records: Iterable[dict[str, Any]], runs: list[dict[str, Any]],
+            findings: Iterable[dict[str, Any]] = ()) -> StoreStats:
+    """Counts ``records``; ``findings`` (stored verification results) mark events from verified files."""
+    findings = list(findings)
+    # A trusted digest vouches for a content hash whatever happened to the file since: events ingested
+    # from a copy with that content are authentic even if the bucket's copy was later altered or deleted.
+    verified = frozenset(f["sha256"] for f in findings if f["sha256"] and f["kind"] in _VOUCHED)
+    stats = StoreStats(runs=runs, verified_hashes=verified if findings else None)
     for record in records:
         stats.add(record)
     return stats

@@ -30,6 +30,7 @@ from trailbeam.spill import Entry
 
 EVENTS = "events"
 QUARANTINE = "quarantine"
+INTEGRITY = "integrity"
 RUNS = "_runs"
 STAGING = "staging"
 
@@ -217,6 +218,26 @@ def read_events(store_root: str, *, accounts: set[str] | None = None, regions: s
                 if (start is not None and micros < start) or (end is not None and micros >= end):
                     continue
                 yield record
+
+
+def write_integrity(store_root: str, verification: str, findings: list[dict[str, Any]],
+                    fs: StoreFS = LOCAL) -> str:
+    """Stores one verification's findings (``trailbeam verify --store``); returns the file's path."""
+    path = _join(store_root, INTEGRITY, f"verification={verification}", "part-00000.avro")
+    records = [{**finding, "verification": verification} for finding in findings]
+    with fs.create(path) as out:
+        avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.INTEGRITY),
+                                 records=(avro.encode(avro.INTEGRITY, r) for r in records), codec="deflate",
+                                 seed=f"{verification}/integrity",
+                                 metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
+    return path
+
+
+def read_integrity(store_root: str) -> Iterator[dict[str, Any]]:
+    root = check_store(store_root)
+    for path in sorted(root.glob(f"{INTEGRITY}/verification=*/*.avro")):
+        with open(path, "rb") as handle:
+            yield from fastavro.reader(handle)
 
 
 def read_quarantine(store_root: str) -> Iterator[dict[str, Any]]:

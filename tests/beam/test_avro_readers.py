@@ -20,6 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 import fixturedata
 from trailbeam import avrofile, cloudtrail, jsonvalue, store
+from trailbeam.avro import SCHEMA_VERSION
 from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.spill import Entry
 
@@ -122,7 +123,7 @@ def test_reference_library_reads_what_fastavro_reads(partitions: dict[str, Any])
     with open(path, "rb") as handle, avro.datafile.DataFileReader(handle, avro.io.DatumReader()) as reader:
         records = list(reader)
         assert reader.get_meta("avro.codec") == b"zstandard"
-        assert reader.get_meta("trailbeam.schema.version") == b"1"
+        assert reader.get_meta("trailbeam.schema.version") == str(SCHEMA_VERSION).encode()
         assert reader.sync_marker == avrofile.sync_marker(f"{RUN}/{SMALL_KEY}")
     expected = read_fastavro(path)
     assert records == expected

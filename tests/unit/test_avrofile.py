@@ -111,7 +111,7 @@ def test_container_reads_back_identically_with_both_libraries(codec: str, size: 
     assert by_fastavro == records
     assert by_reference == records
     assert meta["avro.codec"] == codec and reference_meta["avro.codec"] == codec.encode()
-    assert meta["trailbeam.schema.version"] == reference_meta["trailbeam.schema.version"].decode() == "1"
+    assert meta["trailbeam.schema.version"] == reference_meta["trailbeam.schema.version"].decode() == str(store_avro.SCHEMA_VERSION)
     assert json.loads(meta["avro.schema"]) == BLOB_SCHEMA
     assert sync == avrofile.sync_marker("tests/part-00.avro")
 
