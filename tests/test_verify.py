@@ -152,3 +152,43 @@ def test_stored_findings_mark_events_from_verified_files(tmp_path, capsys):
     altered = json.loads(capsys.readouterr().out)
     tampered = [r for r in store.read_events(str(again)) if r["source"]["uri"].endswith(bucket.log_key("us-east-1", 2))]
     assert tampered and altered["events_from_verified_files"] == altered["events"] - len(tampered)
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("tamper", [None, lambda b: digestchain.change_log_byte(b, b.log_key("us-east-1", 2)),
+                                    lambda b: digestchain.delete(b, b.digest_key("us-east-1", 3))],
+                         ids=["untouched", "log-modified", "digest-deleted"])
+def test_the_verify_pipeline_reports_what_verify_reports(tamper, tmp_path, capsys):
+    from pipelines import verify as verify_pipeline
+
+    bucket = digestchain.build_bucket(regions=("us-east-1", "eu-west-1"), hours=HOURS)
+    if tamper is not None:
+        tamper(bucket)
+    folder = write_bundle(bucket, tmp_path / "bundle")
+    code, expected = run_verify(str(folder), capsys, *window(bucket))
+    ok = verify_pipeline.run([f"--source={folder}", f"--report={tmp_path / 'report.json'}",
+                              f"--start={timestamps.format_micros(bucket.start)}",
+                              f"--end={timestamps.format_micros(bucket.end)}"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert ok is (code == 0) and report["findings"] == expected["findings"]
+
+
+@pytest.mark.pipeline
+def test_the_verify_pipeline_reads_s3(s3_server, s3_env, tmp_path, capsys, monkeypatch):
+    from pipelines import verify as verify_pipeline
+
+    monkeypatch.setattr(digestchain, "BUCKET", "trail-verify-pipeline")
+    bucket = digestchain.build_bucket(hours=HOURS)
+    client = s3server.admin_client(s3_server)
+    s3server.make_bucket(client, bucket.bucket)
+    digestchain.delete(bucket, bucket.log_key("us-east-1", 1))
+    for key, data in bucket.objects.items():
+        client.put_object(Bucket=bucket.bucket, Key=key, Body=data, Metadata=bucket.metadata.get(key, {}))
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(bucket.keys_document))
+    ok = verify_pipeline.run([f"--source=s3://{bucket.bucket}", f"--report={tmp_path / 'report.json'}",
+                              f"--public_keys={keys}", f"--s3_endpoint_url={s3_server}",
+                              f"--start={timestamps.format_micros(bucket.start)}",
+                              f"--end={timestamps.format_micros(bucket.end)}"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert not ok and {f["kind"] for f in report["findings"] if f["severity"] == "invalid"} == {"log_missing"}

@@ -41,3 +41,11 @@ class IngestOptions(PipelineOptions):
                             help="Only these eventSources, e.g. iam.amazonaws.com (comma-separated or repeated).")
         parser.add_argument("--progress_dir", default=None,
                             help="Local folder where workers drop progress counts (set by the CLI on a TTY).")
+
+
+class VerifyOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--report", default=None, help="Where to write the verification report (JSON).")
+        parser.add_argument("--public_keys", default=None,
+                            help="aws cloudtrail list-public-keys output (default: the bundle's).")

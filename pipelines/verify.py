@@ -1,0 +1,93 @@
+"""Verify a trail's digests and log files as a Beam pipeline (large ranges, or Dataflow).
+
+    python -m pipelines.verify --source s3://bucket[/prefix] | EVIDENCE_FOLDER --report REPORT.json \\
+        [--public_keys FILE] [--accounts ...] [--regions ...] [--start ...] [--end ...] [Beam options]
+
+The same findings as ``trailbeam verify``; log files are hashed on workers in parallel. Exit code 1
+when anything is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
+
+from trailbeam import collect, errors, s3, s3paths, timestamps
+from trailbeam.beam import ListS3Objects, MatchSources
+from trailbeam.beam.options import IngestOptions, VerifyOptions
+from trailbeam.beam.verify import VerifyEvidence
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def _json(path: str) -> dict:
+    try:
+        with FileSystems.open(path) as handle:
+            return json.loads(handle.read())
+    except (OSError, ValueError) as err:
+        raise errors.InputError(f"cannot read {path}: {err}") from None
+
+
+def build(pipeline: beam.Pipeline, options: PipelineOptions):
+    verify = options.view_as(VerifyOptions)
+    scope = options.view_as(IngestOptions)  # --source, --accounts, --regions, --org_id, --start, --end
+    if not scope.source or len(scope.source) != 1 or not verify.report:
+        raise errors.InputError("give one --source and --report")
+    source = scope.source[0]
+    start, end = timestamps.flag_time(scope.start, "--start"), timestamps.flag_time(scope.end, "--end")
+    keys = _json(verify.public_keys) if verify.public_keys else None
+    if source.startswith("s3://"):
+        s3_options = options.view_as(S3Options)
+        settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
+        bucket = s3paths.parse_s3_uri(source).bucket
+        s3.check_bucket(settings, bucket)
+        tasks = s3.plan(s3.make_client(settings), source=source, accounts=_names(scope.accounts),
+                        regions=_names(scope.regions), org_id=scope.org_id, start=start, end=end,
+                        today=datetime.now(timezone.utc).date(), kinds=(s3paths.LOG_KIND, s3paths.DIGEST_KIND))
+        objects = pipeline | "ListS3" >> ListS3Objects(tasks, settings)
+        evidence = VerifyEvidence(root="", bucket=bucket, public_keys=keys or {}, s3_settings=settings,
+                                  start=start, end=end)
+    else:
+        root = str(Path(source).resolve())
+        manifest = collect.load_manifest(root)
+        signatures = {key: entry.get("metadata", {}) for key, entry in manifest["objects"].items()}
+        objects = pipeline | "MatchEvidence" >> MatchSources([f"{root}/AWSLogs/**"])
+        evidence = VerifyEvidence(root=root, bucket=manifest["bucket"], public_keys=keys or manifest["public_keys"],
+                                  signatures=signatures, start=start, end=end)
+    if not (keys or not source.startswith("s3://")):
+        raise errors.InputError("give --public_keys (aws cloudtrail list-public-keys output)")
+    return (objects
+            | "Verify" >> evidence
+            | "WriteReport" >> beam.io.WriteToText(verify.report, shard_name_template="", num_shards=1))
+
+
+def run(argv: list[str] | None = None) -> bool:
+    """Runs the verification; returns True when nothing is invalid."""
+    options = PipelineOptions(argv)
+    if options.view_as(StandardOptions).runner is None:
+        options.view_as(StandardOptions).runner = "FnApiRunner"
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, options)
+    pipeline.run().wait_until_finish()
+    report = _json(options.view_as(VerifyOptions).report)
+    return bool(report["ok"])
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        ok = run(sys.argv[1:])
+    except errors.TrailbeamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(0 if ok else 1)
