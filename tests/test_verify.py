@@ -192,3 +192,27 @@ def test_the_verify_pipeline_reads_s3(s3_server, s3_env, tmp_path, capsys, monke
                               f"--end={timestamps.format_micros(bucket.end)}"])
     report = json.loads((tmp_path / "report.json").read_text())
     assert not ok and {f["kind"] for f in report["findings"] if f["severity"] == "invalid"} == {"log_missing"}
+
+
+@pytest.mark.pipeline
+def test_object_lock_state_is_collected_and_reported(s3_server, s3_env, tmp_path, capsys, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    monkeypatch.setattr(digestchain, "BUCKET", "trail-object-lock")
+    bucket = digestchain.build_bucket(hours=2)
+    client = s3server.admin_client(s3_server)
+    client.create_bucket(Bucket=bucket.bucket, ObjectLockEnabledForBucket=True)
+    keys = sorted(bucket.objects)
+    until = datetime.now(timezone.utc) + timedelta(days=30)
+    for index, key in enumerate(keys):
+        lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until} if index % 2 == 0 else {}
+        client.put_object(Bucket=bucket.bucket, Key=key, Body=bucket.objects[key],
+                          Metadata=bucket.metadata.get(key, {}), **lock)
+    public_keys = tmp_path / "keys.json"
+    public_keys.write_text(json.dumps(bucket.keys_document))
+    assert cli.main(["collect", f"s3://{bucket.bucket}", "--out", str(tmp_path / "bundle"), "--public-keys",
+                     str(public_keys), "--s3-endpoint-url", s3_server]) == 0
+    capsys.readouterr()
+    cli.main(["verify", str(tmp_path / "bundle"), "--object-lock", *window(bucket)])
+    locked = (len(keys) + 1) // 2
+    assert f"Object Lock: {locked:,} of {len(keys):,} objects under retention or legal hold" in capsys.readouterr().out
