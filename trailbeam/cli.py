@@ -352,14 +352,17 @@ def _verify(args: argparse.Namespace, _: list[str]) -> int:
     if args.out:
         Path(args.out).write_text(report.to_json())
     if args.store:
-        from dataclasses import asdict
-        from datetime import datetime, timezone
-
         store.check_store(args.store)
-        verification = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        path = store.write_integrity(args.store, verification, [
-            {**asdict(f), "hour": None if f.hour is None else timestamps.to_datetime(f.hour)} for f in report.findings])
+        verification = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        path = store.write_integrity(args.store, verification, report.findings)
         print(f"findings stored in {path}", file=sys.stderr)
+    _print_verification(verified, args)
+    # Log files with no valid digest at all prove nothing, even when no single finding is invalid.
+    return 0 if report.ok and report.of_kind("digest_valid") else 1
+
+
+def _print_verification(verified: Any, args: argparse.Namespace) -> None:
+    report = verified.report
     shown = [f for f in report.findings if args.all or f.severity != "ok"]
     if args.format == "json":
         document = json.loads(report.to_json())
@@ -385,8 +388,6 @@ def _verify(args: argparse.Namespace, _: list[str]) -> int:
                 print(f"Object Lock: {lock['locked']:,} of {lock['objects']:,} objects under retention or legal hold")
             elif args.object_lock:
                 print("Object Lock: unknown for a plain copy (collect from S3 to record it)")
-    # Log files with no valid digest at all prove nothing, even when no single finding is invalid.
-    return 0 if report.ok and report.of_kind("digest_valid") else 1
 
 
 # ---- reading commands ----

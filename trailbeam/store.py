@@ -17,7 +17,8 @@ import glob
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -26,6 +27,7 @@ import fastavro
 from trailbeam import avro, avrofile, errors, partitions, timestamps
 from trailbeam.dedupe import deduplicate
 from trailbeam.ingest import NOT_CONSUMED, split_group_key
+from trailbeam.integrity import Finding
 from trailbeam.spill import Entry
 
 EVENTS = "events"
@@ -220,11 +222,13 @@ def read_events(store_root: str, *, accounts: set[str] | None = None, regions: s
                 yield record
 
 
-def write_integrity(store_root: str, verification: str, findings: list[dict[str, Any]],
+def write_integrity(store_root: str, verification: str, findings: Iterable[Finding],
                     fs: StoreFS = LOCAL) -> str:
     """Stores one verification's findings (``trailbeam verify --store``); returns the file's path."""
     path = _join(store_root, INTEGRITY, f"verification={verification}", "part-00000.avro")
-    records = [{**finding, "verification": verification} for finding in findings]
+    records = [{**asdict(finding), "verification": verification,
+                "hour": None if finding.hour is None else timestamps.to_datetime(finding.hour)}
+               for finding in findings]
     with fs.create(path) as out:
         avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.INTEGRITY),
                                  records=(avro.encode(avro.INTEGRITY, r) for r in records), codec="deflate",
