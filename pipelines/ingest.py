@@ -23,7 +23,7 @@ from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, 
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.beam.options import IngestOptions
-from trailbeam.sources import to_patterns
+from trailbeam.sources import split_names, to_patterns
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SECRETS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
@@ -36,9 +36,6 @@ def default_run_id() -> str:
 _time = timestamps.flag_time
 
 
-def _names(values: list[str] | None) -> list[str] | None:
-    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
-    return names or None
 
 
 def validated(options: PipelineOptions) -> IngestOptions:
@@ -66,7 +63,7 @@ def validated(options: PipelineOptions) -> IngestOptions:
 def event_filter(ingest: IngestOptions) -> selectors.EventFilter:
     """The run's filter: the selectors file AND the simple flags (--write_only, --event_source, --start/--end)."""
     chosen = selectors.load_selectors(ingest.selectors) if ingest.selectors else selectors.ALL
-    simple = selectors.simple_filter(write_only=bool(ingest.write_only), event_sources=_names(ingest.event_source) or (),
+    simple = selectors.simple_filter(write_only=bool(ingest.write_only), event_sources=split_names(ingest.event_source) or (),
                                      start=_time(ingest.start, "--start"), end=_time(ingest.end, "--end"))
     return selectors.both(chosen, simple)
 
@@ -88,7 +85,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         tasks = []
         for source in remote:
             s3.check_bucket(settings, s3paths.parse_s3_uri(source).bucket)
-            tasks += s3.plan(client, source=source, accounts=_names(ingest.accounts), regions=_names(ingest.regions),
+            tasks += s3.plan(client, source=source, accounts=split_names(ingest.accounts), regions=split_names(ingest.regions),
                              org_id=ingest.org_id, start=_time(ingest.start, "--start"),
                              end=_time(ingest.end, "--end"), today=datetime.now(timezone.utc).date())
         branches.append(pipeline | "ListS3" >> ListS3Objects(tasks, settings))

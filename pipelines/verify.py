@@ -23,11 +23,9 @@ from trailbeam import collect, errors, s3, s3paths, timestamps
 from trailbeam.beam import ListS3Objects, MatchSources
 from trailbeam.beam.options import IngestOptions, VerifyOptions
 from trailbeam.beam.verify import VerifyEvidence
+from trailbeam.sources import split_names
 
 
-def _names(values: list[str] | None) -> list[str] | None:
-    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
-    return names or None
 
 
 def _json(path: str) -> dict:
@@ -51,8 +49,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
         bucket = s3paths.parse_s3_uri(source).bucket
         s3.check_bucket(settings, bucket)
-        tasks = s3.plan(s3.make_client(settings), source=source, accounts=_names(scope.accounts),
-                        regions=_names(scope.regions), org_id=scope.org_id, start=start, end=end,
+        tasks = s3.plan(s3.make_client(settings), source=source, accounts=split_names(scope.accounts),
+                        regions=split_names(scope.regions), org_id=scope.org_id, start=start, end=end,
                         today=datetime.now(timezone.utc).date(), kinds=(s3paths.LOG_KIND, s3paths.DIGEST_KIND))
         objects = pipeline | "ListS3" >> ListS3Objects(tasks, settings)
         evidence = VerifyEvidence(root="", bucket=bucket, public_keys=keys or {}, s3_settings=settings,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trailbeam import __version__, errors, store, summary, tabular, timestamps
-from trailbeam.sources import local_size
+from trailbeam.sources import local_size, split_names
 
 _LOGGER = logging.getLogger(__name__)
 _PARALLEL_BYTES = 100 << 20
@@ -302,8 +302,6 @@ def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 # ---- evidence ----
 
-def _names(text: str | None) -> list[str] | None:
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
 def _json_file(path: str | None) -> dict[str, Any] | None:
@@ -323,7 +321,7 @@ def _collect_into(args: argparse.Namespace, folder: str):  # type: ignore[no-unt
 
     settings = s3.S3Settings(endpoint_url=args.s3_endpoint_url, region=args.s3_region)
     return collect.collect(args.source, folder, settings=settings, today=datetime.now(timezone.utc).date(),
-                           accounts=_names(args.accounts), regions=_names(args.regions), org_id=args.org_id,
+                           accounts=split_names(args.accounts), regions=split_names(args.regions), org_id=args.org_id,
                            start=_time(args.start, "--start"), end=_time(args.end, "--end"),
                            public_keys=_json_file(args.public_keys))
 

@@ -44,3 +44,15 @@ def local_size(sources: list[str]) -> int:
         for folder, _, names in os.walk(path):
             total += sum(os.path.getsize(os.path.join(folder, name)) for name in names)
     return total
+
+
+def split_names(values: str | list[str] | None) -> list[str] | None:
+    """Names given comma-separated and/or repeated on a command line -> a list (None when none).
+
+    >>> split_names(["111122223333,444455556666", " us-east-1 "])
+    ['111122223333', '444455556666', 'us-east-1']
+    """
+    if isinstance(values, str):
+        values = [values]
+    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+    return names or None
