@@ -152,7 +152,7 @@ def test_identical_copies_from_different_places_are_one_event(ingested):
 def test_partitions_follow_event_time_and_escape_account_ids(ingested):
     out, _ = ingested
     files = {str(p.relative_to(out)) for p in (out / "events").rglob("*.avro")}
-    assert f"events/account=XXXX%2F1/region=us-east-1/date=2024-05-01/part-10-test-run.avro" in files
+    assert "events/account=XXXX%2F1/region=us-east-1/date=2024-05-01/part-10-test-run.avro" in files
     assert f"events/account={ACCOUNT}/region=us-east-1/date=2024-04-30/part-23-test-run.avro" in files
     assert not (out / "_runs" / "test-run" / "spill").exists()
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fixturedata
-from trailbeam import avro, cloudtrail, errors, jsonvalue
+from trailbeam import avro, cloudtrail, jsonvalue
 from trailbeam.eventcodec import (long_bytes, optional_bool, optional_long, optional_string, source_head,
                                   source_tail, string_bytes)
 

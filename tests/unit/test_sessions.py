@@ -6,7 +6,6 @@ import gzip
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
