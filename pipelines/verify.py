@@ -44,6 +44,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
     source = scope.source[0]
     start, end = timestamps.flag_time(scope.start, "--start"), timestamps.flag_time(scope.end, "--end")
     keys = _json(verify.public_keys) if verify.public_keys else None
+    if source.startswith("s3://") and not keys:
+        raise errors.InputError("give --public_keys (aws cloudtrail list-public-keys output)")
     if source.startswith("s3://"):
         s3_options = options.view_as(S3Options)
         settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
@@ -53,7 +55,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
                         regions=split_names(scope.regions), org_id=scope.org_id, start=start, end=end,
                         today=datetime.now(timezone.utc).date(), kinds=(s3paths.LOG_KIND, s3paths.DIGEST_KIND))
         objects = pipeline | "ListS3" >> ListS3Objects(tasks, settings)
-        evidence = VerifyEvidence(root="", bucket=bucket, public_keys=keys or {}, s3_settings=settings,
+        evidence = VerifyEvidence(root="", bucket=bucket, public_keys=keys, s3_settings=settings,
                                   start=start, end=end)
     else:
         root = str(Path(source).resolve())
@@ -62,8 +64,6 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         objects = pipeline | "MatchEvidence" >> MatchSources([f"{root}/AWSLogs/**"])
         evidence = VerifyEvidence(root=root, bucket=manifest["bucket"], public_keys=keys or manifest["public_keys"],
                                   signatures=signatures, start=start, end=end)
-    if not (keys or not source.startswith("s3://")):
-        raise errors.InputError("give --public_keys (aws cloudtrail list-public-keys output)")
     return (objects
             | "Verify" >> evidence
             | "WriteReport" >> beam.io.WriteToText(verify.report, shard_name_template="", num_shards=1))

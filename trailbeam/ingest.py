@@ -75,10 +75,12 @@ def earlier_ingest(earlier: dict[str, Any] | None, *, etag: str | None = None,
     return None
 
 
-def not_ingested_again(uri: str, data: bytes | None, size: int, *, earlier: dict[str, Any], verdict: str,
-                       run_id: str, etag: str | None = None) -> FileResult:
-    """The result for an object an earlier run ingested: skipped, or quarantined as modified evidence."""
-    sha256 = hashlib.sha256(data).hexdigest() if data is not None else earlier["sha256"]
+def not_ingested_again(uri: str, data: bytes | None, size: int, *, sha256: str, earlier: dict[str, Any],
+                       verdict: str, run_id: str, etag: str | None = None) -> FileResult:
+    """The result for an object an earlier run ingested: skipped, or quarantined as modified evidence.
+
+    ``sha256`` is the object's hash now (the earlier one when it was skipped unread).
+    """
     report = FileReport(uri=uri, size=size, sha256=sha256, content_sha256=None, kind=layout.locate(uri).kind,
                         shape=verdict, records=0, events=0, quarantined=0, rejected=verdict == MODIFIED,
                         etag=etag)
@@ -210,16 +212,18 @@ def ingest_object(uri: str, *, size: int, etag: str | None, earlier: dict[str, A
     """
     verdict = earlier_ingest(earlier, etag=etag) if earlier is not None and etag is not None else None
     if verdict == SKIPPED and earlier is not None:
-        return not_ingested_again(uri, None, size, earlier=earlier, verdict=SKIPPED, run_id=run_id, etag=etag)
+        return not_ingested_again(uri, None, size, sha256=earlier["sha256"], earlier=earlier, verdict=SKIPPED,
+                                  run_id=run_id, etag=etag)
     try:
         data = read()
     except errors.ObjectUnavailable as err:
         return unreadable(uri, err.detail, run_id, err.reason, etag)
     if earlier is not None:
-        verdict = verdict or earlier_ingest(earlier, sha256=hashlib.sha256(data).hexdigest())
+        sha256 = hashlib.sha256(data).hexdigest()
+        verdict = verdict or earlier_ingest(earlier, sha256=sha256)
         if verdict is not None:
-            return not_ingested_again(uri, data, len(data), earlier=earlier, verdict=verdict, run_id=run_id,
-                                      etag=etag)
+            return not_ingested_again(uri, data, len(data), sha256=sha256, earlier=earlier, verdict=verdict,
+                                      run_id=run_id, etag=etag)
     return ingest_bytes(uri, data, run_id=run_id, shape=shape, columns=columns, keep=keep, etag=etag)
 
 

@@ -164,10 +164,12 @@ class _ParseFilesFn(beam.DoFn):
         return self._pool.submit(self._reader(source))
 
     def process(self, batch, consumed):
-        pending = [(source, self._prefetch(source, consumed.get(source.uri))) for source in batch]
-        for source, future in pending:
-            yield from self._ingest(source, consumed.get(source.uri),
-                                    future.result if future is not None else self._reader(source))
+        pending = []
+        for source in batch:
+            earlier = consumed.get(source.uri)
+            pending.append((source, earlier, self._prefetch(source, earlier)))
+        for source, earlier, future in pending:
+            yield from self._ingest(source, earlier, future.result if future is not None else self._reader(source))
 
     def _ingest(self, source, earlier, read):
         result = ingest.ingest_object(source.uri, size=source.size, etag=source.etag, earlier=earlier, read=read,

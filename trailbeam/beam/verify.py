@@ -37,7 +37,8 @@ class _ReadEvidenceFn(beam.DoFn):
 
     def process(self, source):
         key = self._key(source.uri)
-        if layout.locate(key).kind not in (layout.LOG, layout.DIGEST):
+        kind = layout.locate(key).kind
+        if kind not in (layout.LOG, layout.DIGEST):
             return
         try:
             if self._s3 is not None:
@@ -46,11 +47,11 @@ class _ReadEvidenceFn(beam.DoFn):
             else:
                 data, signature = _read(source.uri), self._signatures.get(key, {})
         except (s3.ObjectGone, s3.ReadFailed, OSError) as err:
-            if layout.locate(key).kind == layout.LOG:
+            if kind == layout.LOG:
                 yield integrity.LogHash(bucket=self._bucket, key=key, sha256=None, problem=errors.UNREADABLE,
                                         detail=str(err))
             return
-        if layout.locate(key).kind == layout.DIGEST:
+        if kind == layout.DIGEST:
             yield pvalue.TaggedOutput(DIGESTS, integrity.DigestObject(
                 bucket=self._bucket, key=key, data=data, signature=signature.get("signature"),
                 algorithm=signature.get("signature-algorithm")))
