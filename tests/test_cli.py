@@ -120,6 +120,10 @@ def test_console_script_help():
     assert "--out STORE" in result.stdout and "Apache Beam" in result.stdout
 
 
+def truth_of(trail):
+    return json.loads((trail / "ground-truth.json").read_text())
+
+
 def test_sample_then_demo(tmp_path, capsys):
     assert cli.main(["sample", "--out", str(tmp_path / "trail"), "--events", "300", "--seed", "3"]) == 0
     assert "300 events" in capsys.readouterr().out
@@ -128,6 +132,10 @@ def test_sample_then_demo(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--events", "400"]) == 0
     out = capsys.readouterr().out
     assert "yes: read = stored + duplicates + quarantined" in out and "identity_type" in out
+    assert "events by basis" in out and "access-key" in out          # step 4: attribution ran
+    origin = truth_of(tmp_path / "demo" / "trail")["attack"]["origin_principal"]
+    assert f"trailbeam activity {origin} --store" in out
+    assert (tmp_path / "demo" / "store" / "identity" / "CURRENT.json").exists()
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 2  # refuses to overwrite a store
 
 

@@ -15,13 +15,18 @@ from typing import Any
 
 import fastavro
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_ORDER = ("trailbeam.Provenance", "trailbeam.TrailEvent", "trailbeam.QuarantineRecord",
-                "trailbeam.IntegrityFinding")
+                "trailbeam.IntegrityFinding", "trailbeam.Session", "trailbeam.AttributedEvent",
+                "trailbeam.CredentialUse", "trailbeam.CredentialGrant")
 EVENT = "trailbeam.TrailEvent"
 QUARANTINE = "trailbeam.QuarantineRecord"
 INTEGRITY = "trailbeam.IntegrityFinding"
+SESSION = "trailbeam.Session"
+ATTRIBUTED = "trailbeam.AttributedEvent"
+CREDENTIAL_USE = "trailbeam.CredentialUse"
+CREDENTIAL_GRANT = "trailbeam.CredentialGrant"
 
 
 def load_schema_texts(schema_dir: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import BinaryIO
 
 try:
@@ -93,3 +94,87 @@ def write_container(out: BinaryIO, *, schema_json: str, records: Iterable[bytes]
     if block:
         flush()
     return count
+
+
+def _decompressor(codec: str):  # type: ignore[no-untyped-def]
+    if codec == "zstandard":
+        return zstd.decompress
+    if codec == "deflate":
+        return lambda data: zlib.decompress(data, wbits=-15)
+    if codec == "null":
+        return bytes
+    raise ValueError(f"unsupported Avro codec {codec!r}; readable: {', '.join(CODECS)}")
+
+
+def read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """Avro ``long`` at ``pos`` -> (value, position after it)."""
+    byte = data[pos]
+    pos += 1
+    z = byte & 0x7F
+    shift = 7
+    while byte & 0x80:
+        byte = data[pos]
+        pos += 1
+        z |= (byte & 0x7F) << shift
+        shift += 7
+    return (z >> 1) ^ -(z & 1), pos
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Container:
+    """An object container file split into its header and raw, decompressed blocks."""
+
+    schema_json: str
+    codec: str
+    metadata: dict[str, str]
+    blocks: tuple[tuple[int, bytes], ...]     # (record count, decompressed records) per block
+
+    @property
+    def count(self) -> int:
+        return sum(count for count, _ in self.blocks)
+
+
+def read_container(data: bytes) -> Container:
+    """The blocks of a whole container file, decompressed; records stay encoded.
+
+    The counterpart of ``write_container`` for readers that decode records themselves (``storescan``).
+
+    Raises:
+        ValueError: not an Avro container, a truncated file, a block not followed by the sync marker,
+            or a codec this module cannot read.
+    """
+    if data[:4] != MAGIC:
+        raise ValueError("not an Avro object container file (bad magic)")
+    try:
+        metadata: dict[str, str] = {}
+        pos = 4
+        while True:
+            count, pos = read_long(data, pos)
+            if count == 0:
+                break
+            if count < 0:                     # a negative count is followed by the block's byte size
+                count = -count
+                _, pos = read_long(data, pos)
+            for _ in range(count):
+                size, pos = read_long(data, pos)
+                key = data[pos:pos + size].decode()
+                size, pos = read_long(data, pos + size)
+                metadata[key] = data[pos:pos + size].decode()
+                pos += size
+        sync = data[pos:pos + 16]
+        pos += 16
+        codec = metadata.get("avro.codec", "null")
+        decompress = _decompressor(codec)
+        blocks = []
+        while pos < len(data):
+            count, pos = read_long(data, pos)
+            size, pos = read_long(data, pos)
+            if data[pos + size:pos + size + 16] != sync:
+                raise ValueError("block not followed by the file's sync marker (corrupt or truncated)")
+            blocks.append((count, decompress(data[pos:pos + size])))
+            pos += size + 16
+    except IndexError:
+        raise ValueError("truncated Avro container") from None
+    schema = metadata.pop("avro.schema", "")
+    metadata.pop("avro.codec", None)
+    return Container(schema_json=schema, codec=codec, metadata=metadata, blocks=tuple(blocks))

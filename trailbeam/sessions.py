@@ -2,17 +2,20 @@
 
 Every temporary (``ASIA…``) access key in a trail was issued by an earlier call: STS ``AssumeRole``,
 ``AssumeRoleWithSAML``, ``AssumeRoleWithWebIdentity``, ``GetSessionToken``, ``GetFederationToken``,
-``AssumeRoot``, or IAM Identity Center's ``GetRoleCredentials``. The issuing record names the new key
-(``responseElements.credentials.accessKeyId``) *and* the key of the caller (``userIdentity.accessKeyId``),
+``AssumeRoot``, or IAM Identity Center's ``GetRoleCredentials``; a successful console sign-in
+(``ConsoleLogin``) opens a session too, though its key is never logged. The issuing record names the new
+key (``responseElements.credentials.accessKeyId``) *and* the key of the caller (``userIdentity.accessKeyId``),
 so sessions chain: a key used in an attack leads back, hop by hop, to the long-term key, SAML/OIDC
 subject or AWS service that started it. This module is the first building block of the identity graph.
 
 Input: one original CloudTrail event (a dict, as ``cloudtrail.original_event`` returns it).
 Output: zero or one ``Session`` per event (``sessions_from``); ``session_index`` keys them by issued
-key and ``origin_of`` walks a key back to its origin. Pure: stdlib and ``trailbeam.timestamps`` only.
+key, ``shared_event_index`` by ``sharedEventID``, and ``origin_of`` walks a key back to its origin.
+A cross-account AssumeRole is logged in both accounts with one ``sharedEventID`` and the same issued key;
+both indexes keep one copy per hop, the caller's. Pure: stdlib and ``trailbeam.timestamps`` only.
 
 Which events issue what comes from ONE table, ``_SPECS``, keyed by eventName: a new issuing call is one
-new row. Failed calls (``errorCode`` present) issue nothing.
+new row. Failed calls (``errorCode`` present, or a sign-in that reports ``Failure``) issue nothing.
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ from typing import Any
 
 from trailbeam import timestamps
 
-__all__ = ["Session", "origin_of", "parse_expiration", "session_index", "sessions_from"]
+__all__ = ["Session", "is_issuing_call", "origin_of", "parse_expiration", "session_index", "sessions_from",
+           "shared_event_index"]
 
 _STS = "sts.amazonaws.com"
 _SSO = "sso.amazonaws.com"
+_SIGNIN = "signin.amazonaws.com"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
-    """One temporary credential, as its issuing event records it."""
+    """One temporary credential (or console sign-in session), as its issuing event records it."""
 
     issued_by_event: str            # eventID of the issuing event
     via: str                        # eventName of the issuing event: AssumeRole, GetSessionToken, ...
@@ -52,6 +57,11 @@ class Session:
     saml_provider: str | None = None
     web_identity_provider: str | None = None
     subject: str | None = None      # SAML subject or OIDC token subject
+    shared_event_id: str | None = None   # sharedEventID: the two copies of a cross-account call share it
+    caller_account: str | None = None    # userIdentity.accountId of the issuing event
+    cross_account: bool = False          # role_arn's account is known and differs from caller_account
+    mfa: bool | None = None              # MFA at issue: an MFA serial in the request, the caller's
+                                         # mfaAuthenticated, or ConsoleLogin's MFAUsed; None when unknown
 
 
 # ---- reading the event: absent members and members of the wrong type become None ----------------------
@@ -90,20 +100,49 @@ def _root_arn(event: Mapping[str, Any]) -> str | None:
     return target if target.startswith("arn:") else f"arn:aws:iam::{target}:root"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _IssueSpec:
-    """Where one issuing call keeps the facts of its session. Paths are tried in order."""
-
-    event_source: str
-    role_arn: Callable[[Mapping[str, Any]], str | None]
-    session_name: tuple[Path, ...] = ()
-    assumed_arn: tuple[Path, ...] = ()
-    saml_provider: tuple[Path, ...] = ()
-    web_identity_provider: tuple[Path, ...] = ()
-    subject: tuple[Path, ...] = ()
+def _login_name(event: Mapping[str, Any]) -> str | None:
+    """ConsoleLogin: an assumed role's or federated user's session name, else the IAM user's name."""
+    if _text(event, (_UID, "type")) in ("AssumedRole", "FederatedUser"):
+        principal_id = _text(event, (_UID, "principalId")) or ""
+        if ":" in principal_id:
+            return principal_id.split(":", 1)[1]
+    return _text(event, (_UID, "userName"))
 
 
-def _paths(*paths: Path) -> Callable[[Mapping[str, Any]], str | None]:
+_YES = {"true": True, "yes": True, "false": False, "no": False}
+
+
+def _answer(event: Mapping[str, Any], path: Path) -> bool | None:
+    """A yes/no member: ``true``/``yes`` -> True, ``false``/``no`` -> False, in any case (the AWS docs
+    show ``YES``); None when absent or anything else."""
+    return _YES.get((_text(event, path) or "").lower())
+
+
+def _issue_mfa(event: Mapping[str, Any]) -> bool | None:
+    # An MFA serial in the request means STS checked a token code (the code itself is never logged);
+    # otherwise the session is as MFA-authenticated as the caller's own session.
+    if _text(event, (_REQ, "serialNumber")) is not None:
+        return True
+    return _answer(event, (_UID, "sessionContext", "attributes", "mfaAuthenticated"))
+
+
+def _login_mfa(event: Mapping[str, Any]) -> bool | None:
+    return _answer(event, ("additionalEventData", "MFAUsed"))
+
+
+def _always(event: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _login_succeeded(event: Mapping[str, Any]) -> bool:
+    return _text(event, (_RESP, "ConsoleLogin")) == "Success"
+
+
+Field = Callable[[Mapping[str, Any]], str | None]
+
+
+def _paths(*paths: Path) -> Field:
+    """The first non-empty string among ``paths``."""
     return lambda event: _text(event, *paths)
 
 
@@ -111,30 +150,63 @@ def _none(event: Mapping[str, Any]) -> None:
     return None
 
 
-_ASSUMED = ((_RESP, "assumedRoleUser", "arn"),)
-_ROLE_SESSION = ((_REQ, "roleSessionName"),)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _IssueSpec:
+    """Where one issuing call keeps the facts of its session."""
+
+    event_source: str
+    role_arn: Field
+    session_name: Field = _none
+    assumed_arn: Field = _none
+    saml_provider: Field = _none
+    web_identity_provider: Field = _none
+    subject: Field = _none
+    mfa: Callable[[Mapping[str, Any]], bool | None] = _issue_mfa
+    # Beyond "no errorCode", which every call needs: a failed sign-in has no errorCode at all.
+    succeeded: Callable[[Mapping[str, Any]], bool] = _always
+
+
+_ASSUMED = _paths((_RESP, "assumedRoleUser", "arn"))
+_ROLE_SESSION = _paths((_REQ, "roleSessionName"))
+_REQUESTED_ROLE = _paths((_REQ, "roleArn"))
+_CALLER_ARN = _paths((_UID, "arn"))
 
 _SPECS: Mapping[str, _IssueSpec] = {
-    "AssumeRole": _IssueSpec(event_source=_STS, role_arn=_paths((_REQ, "roleArn")),
-                             session_name=_ROLE_SESSION, assumed_arn=_ASSUMED),
+    "AssumeRole": _IssueSpec(event_source=_STS, role_arn=_REQUESTED_ROLE, session_name=_ROLE_SESSION,
+                             assumed_arn=_ASSUMED),
     "AssumeRoleWithSAML": _IssueSpec(
-        event_source=_STS, role_arn=_paths((_REQ, "roleArn")), session_name=_ROLE_SESSION, assumed_arn=_ASSUMED,
-        saml_provider=((_REQ, "principalArn"),),
-        subject=((_RESP, "subject"), (_UID, "userName"))),
+        event_source=_STS, role_arn=_REQUESTED_ROLE, session_name=_ROLE_SESSION, assumed_arn=_ASSUMED,
+        saml_provider=_paths((_REQ, "principalArn")),
+        subject=_paths((_RESP, "subject"), (_UID, "userName"))),
     "AssumeRoleWithWebIdentity": _IssueSpec(
-        event_source=_STS, role_arn=_paths((_REQ, "roleArn")), session_name=_ROLE_SESSION, assumed_arn=_ASSUMED,
-        web_identity_provider=((_RESP, "provider"), (_UID, "identityProvider")),
-        subject=((_RESP, "subjectFromWebIdentityToken"), (_UID, "userName"))),
+        event_source=_STS, role_arn=_REQUESTED_ROLE, session_name=_ROLE_SESSION, assumed_arn=_ASSUMED,
+        web_identity_provider=_paths((_RESP, "provider"), (_UID, "identityProvider")),
+        subject=_paths((_RESP, "subjectFromWebIdentityToken"), (_UID, "userName"))),
     # A session token acts as the IAM user (or root) that asked for it: later calls show that user's ARN.
-    "GetSessionToken": _IssueSpec(event_source=_STS, role_arn=_paths((_UID, "arn")),
-                                  session_name=((_UID, "userName"),), assumed_arn=((_UID, "arn"),)),
+    "GetSessionToken": _IssueSpec(event_source=_STS, role_arn=_CALLER_ARN,
+                                  session_name=_paths((_UID, "userName")), assumed_arn=_CALLER_ARN),
     "GetFederationToken": _IssueSpec(
         event_source=_STS, role_arn=_paths((_RESP, "federatedUser", "arn")),
-        session_name=((_REQ, "name"),), assumed_arn=((_RESP, "federatedUser", "arn"),)),
+        session_name=_paths((_REQ, "name")), assumed_arn=_paths((_RESP, "federatedUser", "arn"))),
     "AssumeRoot": _IssueSpec(event_source=_STS, role_arn=_root_arn),
     # IAM Identity Center: the key is not logged, but the event still marks a session being issued.
     "GetRoleCredentials": _IssueSpec(event_source=_SSO, role_arn=_none),
+    # A console sign-in: the session acts as the signed-in principal; its key is never logged.
+    "ConsoleLogin": _IssueSpec(event_source=_SIGNIN, role_arn=_CALLER_ARN, session_name=_login_name,
+                               assumed_arn=_CALLER_ARN, mfa=_login_mfa, succeeded=_login_succeeded),
 }
+
+
+def is_issuing_call(event_source: str | None, event_name: str | None) -> bool:
+    """True when events of this source and name can issue a session (a row of the spec table)."""
+    spec = _SPECS.get(event_name or "")
+    return spec is not None and spec.event_source == event_source
+
+
+def _account_of(arn: str | None) -> str | None:
+    """The account field of an ARN: ``arn:aws:iam::111122223333:role/x`` -> ``111122223333``."""
+    parts = (arn or "").split(":", 5)
+    return parts[4] or None if len(parts) == 6 else None
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
@@ -167,16 +239,22 @@ def sessions_from(event: Any) -> Iterator[Session]:
     """
     if not isinstance(event, dict):
         return                    # the store keeps non-object "events" losslessly; they issue nothing
-    spec = _SPECS.get(event.get("eventName"))
-    if spec is None or event.get("eventSource") != spec.event_source or event.get("errorCode") is not None:
+    name = event.get("eventName")
+    if not isinstance(name, str) or not is_issuing_call(event.get("eventSource"), name):
         return
+    spec = _SPECS[name]
+    if event.get("errorCode") is not None or not spec.succeeded(event):
+        return
+    role_arn = spec.role_arn(event)
+    caller_account = _text(event, (_UID, "accountId"))
+    role_account = _account_of(role_arn)
     yield Session(
         issued_by_event=_event_id(event),
-        via=event["eventName"],
+        via=name,
         access_key_id=_text(event, (_RESP, "credentials", "accessKeyId")),
-        role_arn=spec.role_arn(event),
-        session_name=_text(event, *spec.session_name),
-        assumed_arn=_text(event, *spec.assumed_arn),
+        role_arn=role_arn,
+        session_name=spec.session_name(event),
+        assumed_arn=spec.assumed_arn(event),
         caller_arn=_text(event, (_UID, "arn")),
         caller_key=_text(event, (_UID, "accessKeyId")),
         caller_type=_text(event, (_UID, "type")),
@@ -186,9 +264,13 @@ def sessions_from(event: Any) -> Iterator[Session]:
         account=_text(event, ("recipientAccountId",)),
         source_ip=_text(event, ("sourceIPAddress",)),
         user_agent=_text(event, ("userAgent",)),
-        saml_provider=_text(event, *spec.saml_provider),
-        web_identity_provider=_text(event, *spec.web_identity_provider),
-        subject=_text(event, *spec.subject),
+        saml_provider=spec.saml_provider(event),
+        web_identity_provider=spec.web_identity_provider(event),
+        subject=spec.subject(event),
+        shared_event_id=_text(event, ("sharedEventID",)),
+        caller_account=caller_account,
+        cross_account=None not in (caller_account, role_account) and caller_account != role_account,
+        mfa=spec.mfa(event),
     )
 
 
@@ -228,21 +310,31 @@ def _preference(session: Session) -> tuple[bool, bool, int, str]:
     return (session.caller_key is None, session.caller_arn is None, session.issued_at, session.issued_by_event)
 
 
+def _one_per(sessions: Iterable[Session], key: Callable[[Session], str | None]) -> dict[str, Session]:
+    index: dict[str, Session] = {}
+    for session in sessions:
+        value = key(session)
+        if value is None:
+            continue
+        known = index.get(value)
+        if known is None or _preference(session) < _preference(known):
+            index[value] = session
+    return index
+
+
 def session_index(sessions: Iterable[Session]) -> dict[str, Session]:
     """Sessions by issued access key. Sessions without a logged key are left out.
 
     When several events show the same key (cross-account copies, duplicate deliveries) the one naming
     the caller's key wins; the choice does not depend on input order.
     """
-    index: dict[str, Session] = {}
-    for session in sessions:
-        key = session.access_key_id
-        if key is None:
-            continue
-        known = index.get(key)
-        if known is None or _preference(session) < _preference(known):
-            index[key] = session
-    return index
+    return _one_per(sessions, lambda s: s.access_key_id)
+
+
+def shared_event_index(sessions: Iterable[Session]) -> dict[str, Session]:
+    """Sessions by ``sharedEventID``, one per hop: the caller's copy of a cross-account call wins, as in
+    ``session_index``. Sessions without a sharedEventID are left out."""
+    return _one_per(sessions, lambda s: s.shared_event_id)
 
 
 def origin_of(access_key_id: str, index: Mapping[str, Session]) -> list[Session]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +16,12 @@ import pytest
 import fixturedata
 from trailbeam import timestamps
 from trailbeam.sample import write_sample
-from trailbeam.sessions import Session, origin_of, parse_expiration, session_index, sessions_from
+from trailbeam.sessions import (
+    Session, is_issuing_call, origin_of, parse_expiration, session_index, sessions_from, shared_event_index,
+)
 
 UTC = timezone.utc
+IDENTITY_TRAIL = Path(__file__).parents[1] / "fixtures" / "identity" / "issuing-calls.json"
 
 
 def micros(*args: int) -> int:
@@ -88,18 +94,49 @@ def test_session_from_fixture_record(name: str, index: int, expected: dict[str, 
 
 
 def test_every_fixture_record_issues_at_most_one_session_and_failures_none() -> None:
-    issued = 0
+    issued: Counter[str] = Counter()
     for _, _, record in fixturedata.all_records():
         if not isinstance(record, dict):
             continue
         sessions = list(sessions_from(record))
         assert len(sessions) <= 1
-        if record.get("errorCode") is not None:
+        if record.get("errorCode") is not None or (record.get("responseElements") or {}).get("ConsoleLogin") == "Failure":
             assert sessions == []
-        issued += len(sessions)
         for session in sessions:
-            assert session.access_key_id is not None and session.access_key_id.startswith("ASIA")
-    assert issued == 9   # 8 AssumeRole + 1 GetFederationToken succeeded in the Stratus files
+            issued[session.via] += 1
+            if session.via == "ConsoleLogin":       # the console key is never logged
+                assert session.access_key_id is None
+            else:
+                assert session.access_key_id is not None and session.access_key_id.startswith("ASIA")
+    # Stratus: 8 AssumeRole + 1 GetFederationToken + 1 sign-in succeeded; AWS docs: 5 successful sign-ins.
+    assert issued == {"AssumeRole": 8, "GetFederationToken": 1, "ConsoleLogin": 6}
+
+
+CONSOLE_CASES = [
+    ("aws.initial-access.console-login-without-mfa.json", 0, dict(
+        via="ConsoleLogin", access_key_id=None, role_arn="arn:aws:iam::562283505220:user/stratus-red-team-nmfalu-jfzdtsvchl",
+        assumed_arn="arn:aws:iam::562283505220:user/stratus-red-team-nmfalu-jfzdtsvchl",
+        session_name="stratus-red-team-nmfalu-jfzdtsvchl", caller_type="IAMUser", caller_account="562283505220",
+        cross_account=False, mfa=False, expires_at=None)),
+    ("awsdocs_extracted_examples.json", 1, dict(
+        via="ConsoleLogin", role_arn="arn:aws:iam::111122223333:user/anaya", session_name="anaya", mfa=True)),
+    ("awsdocs_extracted_examples.json", 6, dict(     # root, MFAUsed "YES"
+        via="ConsoleLogin", role_arn="arn:aws:iam::111122223333:root", session_name=None, caller_type="Root",
+        mfa=True)),
+]
+
+
+@pytest.mark.parametrize("name, index, expected", CONSOLE_CASES, ids=[f"{n[:-5]}#{i}" for n, i, _ in CONSOLE_CASES])
+def test_console_login_from_fixture_record(name: str, index: int, expected: dict[str, Any]) -> None:
+    session = only(fixturedata.fixture_record(name, index))
+    assert {field: getattr(session, field) for field in expected} == expected
+
+
+@pytest.mark.parametrize("index", [2, 7], ids=["iam-user", "root"])
+def test_failed_console_login_issues_nothing(index: int) -> None:
+    record = fixturedata.fixture_record("awsdocs_extracted_examples.json", index)
+    assert (record["responseElements"], record.get("errorCode")) == ({"ConsoleLogin": "Failure"}, None)
+    assert list(sessions_from(record)) == []
 
 
 def test_failed_fixture_call_issues_nothing() -> None:
@@ -148,12 +185,40 @@ SSO = make_event(
     userIdentity={"type": "IdentityCenterUser", "accountId": "111122223333"},
     serviceEventDetails={"role_name": "PowerUserAccess", "account_id": "444455556666"})
 
+ROLE_SESSION_CALLER = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Ops/bob",
+                       "accountId": "111122223333", "accessKeyId": "ASIAOPS",
+                       "sessionContext": {"attributes": {"mfaAuthenticated": "true"}}}
+CROSS_ACCOUNT = make_event(
+    requestParameters={"roleArn": "arn:aws:iam::444455556666:role/Audit", "roleSessionName": "bob"},
+    userIdentity=ROLE_SESSION_CALLER, sharedEventID="shared-1")
+CONSOLE_ROLE = make_event(
+    "ConsoleLogin", eventSource="signin.amazonaws.com", requestParameters=None,
+    responseElements={"ConsoleLogin": "Success"},
+    additionalEventData={"MFAUsed": "No", "SamlProviderArn": "arn:aws:iam::111122223333:saml-provider/Okta"},
+    userIdentity={"type": "AssumedRole", "principalId": "AROAADMINS:alice@example.com", "accountId": "111122223333",
+                  "arn": "arn:aws:sts::111122223333:assumed-role/Admins/alice@example.com",
+                  "sessionContext": {"attributes": {"mfaAuthenticated": "false"}}})
+
 KIND_CASES = [
     ("assume-role", make_event(), dict(
         via="AssumeRole", access_key_id="ASIANEW", role_arn="arn:aws:iam::111122223333:role/Deploy",
         session_name="ci-42", assumed_arn="arn:aws:sts::111122223333:assumed-role/Deploy/ci-42",
         caller_key="AKIAALICE", caller_type="IAMUser", expires_at=micros(2024, 11, 30, 9, 43, 17),
-        source_ip="192.0.2.1", user_agent="aws-cli/2.15.30", account="111122223333", saml_provider=None)),
+        source_ip="192.0.2.1", user_agent="aws-cli/2.15.30", account="111122223333", saml_provider=None,
+        shared_event_id=None, caller_account="111122223333", cross_account=False, mfa=None)),
+    ("assume-role-cross-account", CROSS_ACCOUNT, dict(
+        role_arn="arn:aws:iam::444455556666:role/Audit", caller_account="111122223333", cross_account=True,
+        shared_event_id="shared-1", caller_key="ASIAOPS", mfa=True)),
+    ("assume-role-with-mfa-serial", make_event(requestParameters={
+        "roleArn": "arn:aws:iam::111122223333:role/Deploy", "roleSessionName": "ci-42",
+        "serialNumber": "arn:aws:iam::111122223333:mfa/alice"}), dict(mfa=True, cross_account=False)),
+    ("assume-role-caller-without-mfa", make_event(userIdentity={
+        **ROLE_SESSION_CALLER, "sessionContext": {"attributes": {"mfaAuthenticated": "false"}}}), dict(mfa=False)),
+    ("console-login-assumed-role", CONSOLE_ROLE, dict(
+        via="ConsoleLogin", access_key_id=None, session_name="alice@example.com",
+        role_arn="arn:aws:sts::111122223333:assumed-role/Admins/alice@example.com",
+        assumed_arn="arn:aws:sts::111122223333:assumed-role/Admins/alice@example.com", caller_type="AssumedRole",
+        caller_key=None, mfa=False, cross_account=False, expires_at=None)),
     ("saml", SAML, dict(
         via="AssumeRoleWithSAML", access_key_id="ASIASAML", role_arn="arn:aws:iam::111122223333:role/Admins",
         saml_provider="arn:aws:iam::111122223333:saml-provider/Okta", subject="alice@example.com",
@@ -167,14 +232,19 @@ KIND_CASES = [
         via="GetSessionToken", access_key_id="ASIAMFA", role_arn="arn:aws:iam::111122223333:user/alice",
         session_name=None, assumed_arn="arn:aws:iam::111122223333:user/alice",
         caller_arn="arn:aws:iam::111122223333:user/alice", caller_key="AKIAALICE",
-        expires_at=micros(2024, 12, 1, 8, 43, 17))),
+        expires_at=micros(2024, 12, 1, 8, 43, 17), mfa=None, cross_account=False)),
+    ("session-token-with-mfa", make_event(
+        "GetSessionToken", requestParameters={"serialNumber": "arn:aws:iam::111122223333:mfa/alice"},
+        responseElements={"credentials": {"accessKeyId": "ASIAMFA"}}), dict(mfa=True)),
     ("federation-token", FEDERATION, dict(
         via="GetFederationToken", access_key_id="ASIAFED", session_name="partner-1",
         role_arn="arn:aws:sts::111122223333:federated-user/partner-1",
         assumed_arn="arn:aws:sts::111122223333:federated-user/partner-1")),
     ("assume-root", ROOT, dict(
         via="AssumeRoot", access_key_id="ASIAROOT", role_arn="arn:aws:iam::444455556666:root",
-        caller_key="ASIAOPS", caller_type="AssumedRole")),
+        caller_key="ASIAOPS", caller_type="AssumedRole", caller_account=None, cross_account=False)),
+    ("assume-root-cross-account", {**ROOT, "userIdentity": {**ROOT["userIdentity"], "accountId": "111122223333"}},
+     dict(role_arn="arn:aws:iam::444455556666:root", caller_account="111122223333", cross_account=True)),
     ("sso-role-credentials", SSO, dict(
         via="GetRoleCredentials", access_key_id=None, role_arn=None, expires_at=None,
         caller_type="IdentityCenterUser")),
@@ -196,6 +266,9 @@ NOTHING_CASES = [
     ("not-issuing", make_event("GetCallerIdentity", requestParameters=None, responseElements=None)),
     ("unknown-event", make_event("DescribeInstances", eventSource="ec2.amazonaws.com")),
     ("same-name-other-service", make_event(eventSource="iam.amazonaws.com")),
+    ("console-login-failed", {**CONSOLE_ROLE, "responseElements": {"ConsoleLogin": "Failure"}}),
+    ("console-login-no-outcome", {**CONSOLE_ROLE, "responseElements": None}),
+    ("console-login-other-service", {**CONSOLE_ROLE, "eventSource": "sts.amazonaws.com"}),
     ("no-event-name", make_event(eventName=None)),
     ("not-an-object", ["AssumeRole"]),
     ("null", None),
@@ -244,6 +317,71 @@ def test_input_event_is_not_modified() -> None:
     before = json.dumps(event, sort_keys=True)
     only(event)
     assert json.dumps(event, sort_keys=True) == before
+
+
+# ---- every issuing call, hand-written records (tests/fixtures/identity) --------------------------------------
+
+def identity_trail() -> list[dict[str, Any]]:
+    return json.loads(IDENTITY_TRAIL.read_text())["Records"]
+
+
+MGMT, PROD = "111122223333", "444455556666"
+IDENTITY_CASES = [
+    # (eventID of the issuing record, expected subset of fields)
+    ("saml-issue", dict(via="AssumeRoleWithSAML", access_key_id="ASIASAMLEXAMPLE0001", caller_type="SAMLUser",
+                        saml_provider=f"arn:aws:iam::{MGMT}:saml-provider/Okta", subject="alice@example.com",
+                        source_identity="alice@example.com", caller_account=None, cross_account=False, mfa=None)),
+    ("oidc-issue", dict(via="AssumeRoleWithWebIdentity", access_key_id="ASIAOIDCEXAMPLE0001",
+                        subject="repo:acme/infra-live:ref:refs/heads/main", session_name="GitHubActions",
+                        web_identity_provider=f"arn:aws:iam::{PROD}:oidc-provider/token.actions.githubusercontent.com")),
+    ("token-issue", dict(via="GetSessionToken", access_key_id="ASIATOKENEXAMPLE001", caller_key="AKIAALICEEXAMPLE0001",
+                         mfa=True, expires_at=micros(2024, 11, 30, 20, 10), session_name="alice")),
+    ("ops-issue", dict(via="AssumeRole", caller_key="ASIATOKENEXAMPLE001", caller_type="IAMUser", mfa=True)),
+    ("root-issue", dict(via="AssumeRoot", access_key_id="ASIAROOTEXAMPLE0001", role_arn=f"arn:aws:iam::{PROD}:root",
+                        caller_key="ASIAOPSEXAMPLE00001", caller_account=MGMT, cross_account=True, mfa=True)),
+    ("fed-issue", dict(via="GetFederationToken", session_name="partner-7",
+                       assumed_arn=f"arn:aws:sts::{MGMT}:federated-user/partner-7", cross_account=False)),
+    ("sso-issue", dict(via="GetRoleCredentials", access_key_id=None, role_arn=None, caller_type="IdentityCenterUser")),
+    ("ec2-issue", dict(via="AssumeRole", caller_type="AWSService", session_name="i-0123456789abcdef0",
+                       source_ip="ec2.amazonaws.com", shared_event_id="6f0e4a2c-ec2-0000-0000-000000000001",
+                       caller_account=None, cross_account=False)),
+    ("lambda-issue", dict(via="AssumeRole", caller_type="AWSService", session_name="orders-handler",
+                          source_ip="lambda.amazonaws.com")),
+    ("xacct-caller-copy", dict(access_key_id="ASIAXACCTEXAMPLE001", caller_key="ASIAOPSEXAMPLE00001", account=MGMT,
+                               shared_event_id="3b7d5a2e-1c4f-4e8a-9d6b-0a1b2c3d4e5f", cross_account=True, mfa=True)),
+    ("xacct-role-copy", dict(access_key_id="ASIAXACCTEXAMPLE001", caller_key=None, caller_type="AWSAccount",
+                             account=PROD, caller_account=MGMT, shared_event_id="3b7d5a2e-1c4f-4e8a-9d6b-0a1b2c3d4e5f",
+                             cross_account=True, mfa=None)),
+    ("console-login", dict(via="ConsoleLogin", access_key_id=None, role_arn=f"arn:aws:iam::{MGMT}:user/bob",
+                           session_name="bob", mfa=True, expires_at=None)),
+]
+
+
+def test_identity_trail_issues_exactly_the_expected_sessions() -> None:
+    issued = {s.issued_by_event: s for r in identity_trail() for s in sessions_from(r)}
+    assert sorted(issued) == sorted(event_id for event_id, _ in IDENTITY_CASES)
+
+
+@pytest.mark.parametrize("event_id, expected", IDENTITY_CASES, ids=[c[0] for c in IDENTITY_CASES])
+def test_session_from_each_issuing_record(event_id: str, expected: dict[str, Any]) -> None:
+    record = next(r for r in identity_trail() if r["eventID"] == event_id)
+    session = only(record)
+    assert {field: getattr(session, field) for field in expected} == expected
+    assert session.issued_at == timestamps.parse_micros(record["eventTime"])
+
+
+@pytest.mark.parametrize("source, name, expected", [
+    ("sts.amazonaws.com", "AssumeRole", True),
+    ("sts.amazonaws.com", "AssumeRoot", True),
+    ("sso.amazonaws.com", "GetRoleCredentials", True),
+    ("signin.amazonaws.com", "ConsoleLogin", True),
+    ("signin.amazonaws.com", "CheckMfa", False),
+    ("iam.amazonaws.com", "AssumeRole", False),
+    ("sts.amazonaws.com", "GetCallerIdentity", False),
+    (None, None, False),
+], ids=["assume-role", "assume-root", "sso", "console", "check-mfa", "wrong-source", "not-issuing", "absent"])
+def test_is_issuing_call(source: str | None, name: str | None, expected: bool) -> None:
+    assert is_issuing_call(source, name) is expected
 
 
 # ---- expiration formats --------------------------------------------------------------------------------
@@ -301,6 +439,17 @@ def test_index_prefers_the_copy_naming_the_caller(order: list[Session]) -> None:
 
 def test_index_duplicate_deliveries_keep_one() -> None:
     assert session_index([A, A, replace(A)]) == {"ASIAA": A}
+
+
+SHARED_CALLER = replace(C, shared_event_id="shared-c")
+SHARED_ROLE_COPY = replace(C_ROLE_COPY, shared_event_id="shared-c", access_key_id=None)   # response not logged
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shared_index_keeps_the_callers_copy_in_any_order(seed: int) -> None:
+    sessions = [SHARED_CALLER, SHARED_ROLE_COPY, SHARED_ROLE_COPY, A, replace(B, shared_event_id=None)]
+    random.Random(seed).shuffle(sessions)
+    assert shared_event_index(sessions) == {"shared-c": SHARED_CALLER}
 
 
 ORIGIN_CASES = [
@@ -388,3 +537,31 @@ def test_attack_key_walks_back_to_the_leaked_principal(trail: tuple[list[dict[st
     assert (origin.caller_arn, origin.caller_key) == (hops[0]["principal"], hops[0]["access_key_id"])
     assert (origin.caller_arn, origin.caller_key) == (attack["leaked_principal"], attack["leaked_access_key_id"])
     assert origin.caller_key.startswith("AKIA")
+
+
+def test_cross_account_hops_are_marked_and_share_an_event_id(
+        trail: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    records, truth = trail
+    by_event = {s.issued_by_event: s for record in records for s in sessions_from(record)}
+    shared = shared_event_index(by_event.values())
+    for credential in truth["credentials"]:
+        session = by_event[credential["event_id"]]
+        assert session.shared_event_id == credential["shared_event_id"], credential
+        role_account = credential["role_arn"].split(":")[4]
+        crossed = credential["role_account_event_id"] is not None
+        assert session.cross_account is crossed and (role_account != credential["account"]) is crossed, credential
+        if crossed:
+            assert shared[session.shared_event_id] is session, credential   # the caller's copy wins
+
+
+def test_every_console_sign_in_is_a_session(trail: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    records, truth = trail
+    logins = {s.issued_by_event: s for record in records for s in sessions_from(record) if s.via == "ConsoleLogin"}
+    users = truth["console_sessions"]
+    assert users
+    for expected in users:
+        session = logins[expected["event_id"]]
+        assert (session.role_arn, session.mfa, session.account, session.access_key_id) == (
+            expected["principal"], expected["mfa"], expected["account"], None), expected
+    # Identity Center and Okta users also sign in to the console, as their SAML role sessions.
+    assert {s.caller_type for s in logins.values()} >= {"IAMUser", "AssumedRole"}

@@ -1,0 +1,75 @@
+"""Attribute every event of an event store to its session, chain and origin (the identity dataset).
+
+    python -m pipelines.attribute --store STORE [--run_id ID] [Beam options]
+
+Reads ``STORE/events/``, writes ``STORE/identity/run=<id>/`` (see ``trailbeam.identitystore``) and
+commits it as the store's current identity data. Prints the run summary as JSON. The default runner is
+the in-process FnApiRunner; any Beam option passes through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from trailbeam import errors, identitystore, store
+from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.identity import AttributeStore
+from trailbeam.beam.options import IngestOptions
+from pipelines.ingest import _RUN_ID, default_run_id
+
+
+def validated(options: PipelineOptions) -> IngestOptions:
+    scope = options.view_as(IngestOptions)                # --store and --run_id, shared with ingest
+    if not scope.store:
+        raise errors.InputError("give --store")
+    scope.run_id = scope.run_id or default_run_id()
+    if not _RUN_ID.match(scope.run_id):
+        raise errors.InputError(f"--run_id {scope.run_id!r}: use letters, digits, '.', '_' and '-'")
+    return scope
+
+
+def event_files(store_root: str) -> list[str]:
+    files = BEAM_FS.match(f"{store_root.rstrip('/')}/{store.EVENTS}/account=*/region=*/date=*/*.avro")
+    if not files and not BEAM_FS.exists(f"{store_root.rstrip('/')}/{store.RUNS}"):
+        raise errors.StoreError(f"{store_root} is not a trailbeam event store (no {store.RUNS}/ folder)")
+    return files
+
+
+def build(pipeline: beam.Pipeline, options: PipelineOptions):
+    scope = validated(options)
+    files = event_files(scope.store)
+    return (pipeline
+            | "EventFiles" >> beam.Create(files)
+            | "AttributeStore" >> AttributeStore(store_root=scope.store, run_id=scope.run_id,
+                                                 event_files=len(files)))
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Runs the attribution; returns the committed run's summary."""
+    options = PipelineOptions(argv)
+    if options.view_as(StandardOptions).runner is None:
+        options.view_as(StandardOptions).runner = "FnApiRunner"
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, options)
+    pipeline.run().wait_until_finish()
+    scope = options.view_as(IngestOptions)
+    summary_path = f"{identitystore.run_root(scope.store, scope.run_id)}/{identitystore.SUMMARY}"
+    with BEAM_FS.open(summary_path) as handle:
+        summary: dict[str, Any] = json.loads(handle.read())
+    return summary
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        result = run(sys.argv[1:])
+    except errors.TrailbeamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(result, indent=2, sort_keys=True))
