@@ -57,8 +57,10 @@ def _gather(parts: Iterable[tuple[list[Session], list[Grant]]]) -> tuple[list[Se
     return sessions, grants
 
 
-def _indexes(issued: tuple[list[Session], list[Grant]]) -> Indexes:
-    return build_indexes(*issued)
+def _indexes(issued: tuple[list[Session], list[Grant]], *, run_id: str) -> tuple[str, Indexes]:
+    # The run id tags the side input: a worker builds its Attributor (and its cache) once per run, not
+    # once per bundle in which the runner hands it a freshly decoded copy.
+    return run_id, build_indexes(*issued)
 
 
 class _AttributeFileFn(beam.DoFn):
@@ -74,13 +76,13 @@ class _AttributeFileFn(beam.DoFn):
 
     def setup(self):
         self._attributor: Attributor | None = None
-        self._indexes: Indexes | None = None
+        self._tag: str | None = None
 
-    def process(self, located: tuple[str, bytes], indexes: Indexes):
+    def process(self, located: tuple[str, bytes], tagged: tuple[str, Indexes]):
         path, offsets = located
-        if indexes is not self._indexes:          # one Attributor (and its cache) per side input
-            self._attributor, self._indexes = Attributor(indexes), indexes
-        assert self._attributor is not None
+        tag, indexes = tagged
+        if tag != self._tag or self._attributor is None:
+            self._attributor, self._tag = Attributor(indexes), tag
         result = attributed.attribute_file(_read(path), self._attributor, offsets)
         out_path = identitystore.attributed_file(self._store_root, self._run_id, path)
         with BEAM_FS.create(out_path) as out:
@@ -110,10 +112,10 @@ def _merge_uses(uses: Iterable[usage.CredentialUse]) -> usage.CredentialUse:
     return merged
 
 
-def _finish(_: Any, indexes: Indexes, issued: tuple[list[Session], list[Grant]], uses: list[usage.CredentialUse],
+def _finish(_: Any, tagged: tuple[str, Indexes], issued: tuple[list[Session], list[Grant]], uses: list[usage.CredentialUse],
             counts: list[dict[str, int]], issuers: list[tuple[int, str, bytes]], *, store_root: str, run_id: str, event_files: int) -> dict[str, Any]:
     summary = identityreport.write_run(BEAM_FS, store_root, run_id, sessions=issued[0], grants=issued[1],
-                                       indexes=indexes, uses=usage.merge_all(uses),
+                                       indexes=tagged[1], uses=usage.merge_all(uses),
                                        issuers=issuers, counts=counts[0] if counts else {},
                                        event_files=event_files)
     identitystore.commit(BEAM_FS, store_root, run_id)
@@ -136,7 +138,7 @@ class AttributeStore(beam.PTransform):
         issued = (found
                   | "Found" >> beam.Map(_found)
                   | "Gather" >> beam.CombineGlobally(_gather))
-        indexes = issued | "Index" >> beam.Map(_indexes)
+        indexes = issued | "Index" >> beam.Map(_indexes, run_id=self._run_id)
         results = (found | "Offsets" >> beam.Map(_offsets)) | "Attribute" >> beam.ParDo(
             _AttributeFileFn(store_root=self._store_root, run_id=self._run_id),
             pvalue.AsSingleton(indexes)).with_outputs(
