@@ -45,6 +45,7 @@ class Scanned(NamedTuple):
     identity: bytes      # encoded userIdentity record: equal bytes, equal identity
     place: bytes         # encoded recipientAccountId + sourceIPAddress + userAgent
     failed: bool         # errorCode present
+    read_only: bool | None   # the readOnly column
     head: bytes          # encoded AttributedEvent columns eventTime … userName (see attributed.py)
 
 
@@ -149,6 +150,7 @@ def _scanned(buf: bytes, at: tuple[int, ...]) -> Scanned:
         record=buf[start:end], event_time=_read_long(buf, start)[0], event_id=buf[id_start:name_at].decode(),
         name_source=buf[name_at:name_end], identity=buf[identity_at:identity_end],
         place=buf[account_at:account_end] + buf[ip_at:ua_end], failed=buf[error_at] != 0,
+        read_only=None if buf[account_end] == 0 else buf[account_end + 1] == 1,
         head=b"".join((buf[start:name_end], buf[region_at:account_end], buf[error_at:error_end], buf[ip_at:ua_end],
                        buf[identity_at:identity_head_end])),
     )

@@ -65,6 +65,7 @@ def check_scanned(scanned: storescan.Scanned, row: dict[str, Any]) -> None:
     assert storescan.optional_strings(scanned.place, 3) == [
         row["recipientAccountId"], row["sourceIPAddress"], row["userAgent"]]
     assert scanned.failed == (row["errorCode"] is not None)
+    assert scanned.read_only is row["readOnly"]
     identity = row["userIdentity"]
     assert storescan.optional_strings(scanned.identity, 6) == [identity[f] for f in IDENTITY_FIELDS]
 
