@@ -202,11 +202,7 @@ def run_ingest(sources: list[str], out: str, *, shape: str = "auto", run_id: str
     argv = [*(f"--source={s}" for s in sources), f"--store={out}", f"--input_format={shape}", f"--codec={codec}"]
     if run_id:
         argv.append(f"--run_id={run_id}")
-    if workers is None:
-        # Worker processes cost a few seconds to start and pay off only on larger inputs.
-        workers = 0 if local_size(sources) > _PARALLEL_BYTES else 1
-    if workers != 1 and not any(a.startswith(("--direct_running_mode", "--runner")) for a in beam_args):
-        argv += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    argv += _worker_args(workers, local_size(sources), beam_args)
     with tempfile.TemporaryDirectory(prefix="trailbeam-progress-") as progress_dir:
         if progress:
             argv.append(f"--progress_dir={progress_dir}")
@@ -216,6 +212,16 @@ def run_ingest(sources: list[str], out: str, *, shape: str = "auto", run_id: str
     if not summaries:
         raise errors.StoreError(f"the run {finished} left no summary in {out}")
     return summaries[0]
+
+
+def _worker_args(workers: int | None, size: int, beam_args: Sequence[str]) -> list[str]:
+    """Local worker processes for a pipeline over ``size`` bytes of input (0: one per CPU)."""
+    if workers is None:
+        # Worker processes cost a few seconds to start and pay off only on larger inputs.
+        workers = 0 if size > _PARALLEL_BYTES else 1
+    if workers != 1 and not any(a.startswith(("--direct_running_mode", "--runner")) for a in beam_args):
+        return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    return []
 
 
 def _is_local(path: str) -> bool:
@@ -455,6 +461,9 @@ def _add_identity_commands(commands: Any) -> None:
     _add_store(attribute)
     attribute.add_argument("--run-id", help="name of this run (default: the UTC start time)")
     attribute.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    attribute.add_argument("--workers", type=int, default=None,
+                           help="local worker processes (default: one per CPU for stores over 100 MB, else 1 "
+                                "in-process; 0: one per CPU)")
     attribute.set_defaults(handler=_attribute)
 
     who = commands.add_parser("who-assumed", help="every session of a role: who reached it, how, from where")
@@ -518,8 +527,9 @@ def _iso(micros: int | None) -> str | None:
 def _attribute(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines import attribute as pipeline  # Beam is imported only by commands that run pipelines
 
-    argv = [f"--store={args.store}", *([f"--run_id={args.run_id}"] if args.run_id else []), *beam_args]
-    run_summary = pipeline.run(argv)
+    argv = [f"--store={args.store}", *([f"--run_id={args.run_id}"] if args.run_id else [])]
+    size = sum(path.stat().st_size for path in store.event_files(args.store)) if _is_local(args.store) else 0
+    run_summary = pipeline.run([*argv, *_worker_args(args.workers, size, beam_args), *beam_args])
     print(json.dumps(run_summary, indent=2, sort_keys=True) if args.json else _render_attribution(run_summary))
     return 0
 
