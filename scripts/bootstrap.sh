@@ -8,9 +8,10 @@ if [ ! -x "$repo/.venv/bin/python" ]; then
   "$python" -m venv "$repo/.venv"
 fi
 stamp="$repo/.venv/.trailbeam-installed"
-# Reinstall only when the dependency list changed.
-if [ ! -f "$stamp" ] || ! cmp -s "$repo/setup.cfg" "$stamp"; then
+# Reinstall only when the dependencies or the C extension's source changed (the install builds it in place).
+state="$(cat "$repo/setup.cfg" "$repo/setup.py" "$repo/trailbeam/_storescan.c" | sha256sum)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$state" ]; then
   "$repo/.venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$repo/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$repo[test,bench]"
-  cp "$repo/setup.cfg" "$stamp"
+  echo "$state" > "$stamp"
 fi

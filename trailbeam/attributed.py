@@ -73,7 +73,6 @@ class Issued:
 
     sessions: tuple[Session, ...]
     grants: tuple[Grant, ...]
-    offsets: bytes                # storescan's offsets of the file's records: the second pass walks nothing
 
 
 def issued_in(data: bytes) -> Issued:
@@ -90,7 +89,7 @@ def issued_in(data: bytes) -> Issued:
             except (KeyError, ValueError):
                 pass                  # an issuing call without a usable eventID/eventTime issues nothing we can key
             grants.extend(grants_from(event))
-    return Issued(sessions=tuple(sessions), grants=tuple(grants), offsets=located.offsets_bytes())
+    return Issued(sessions=tuple(sessions), grants=tuple(grants))
 
 
 # ---- encoding the attribution part of an AttributedEvent -----------------------------------------------
@@ -134,10 +133,8 @@ class _Use:
         self.evidence: list[tuple[int, str]] = []
 
 
-def attribute_file(data: bytes, attributor: Attributor, offsets: bytes | None = None) -> FileAttribution:
+def attribute_file(data: bytes, attributor: Attributor) -> FileAttribution:
     """Attributes every event of one store event file (a whole Avro container).
-
-    ``offsets``: ``Issued.offsets`` of the same file, if the first pass ran; the file is walked otherwise.
 
     Raises:
         ValueError: ``data`` is not a readable store event file.
@@ -152,34 +149,34 @@ def attribute_file(data: bytes, attributor: Attributor, offsets: bytes | None = 
     outcomes: Counter[tuple[bytes, int]] = Counter()
     records: list[bytes] = []
     issuers: list[tuple[int, str, bytes]] = []
-    located = storescan.locate(data) if offsets is None else storescan.relocate(data, offsets)
-    for scanned in located:
-        identity = scanned.identity
-        if needs[scanned.name_source]:
-            event = _original(scanned)
+    located = storescan.locate(data)
+    outcome, get_tail, get_use = attributor.outcome, tails.get, uses.get
+    for index, event_time, name_source, identity, place, failed, head in located.rows():
+        if needs[name_source]:
+            event = _original(located.scanned(index))
             attribution = attributor.attribute(event)
             issuer = _issues(event)
         else:
-            attribution = attributor.outcome(identity, scanned.event_time,
-                                             lambda: light_view(_original(scanned)))  # noqa: B023 (called now)
+            attribution = outcome(identity, event_time,
+                                  lambda: light_view(_original(located.scanned(index))))  # noqa: B023 (called now)
             issuer = False
-        known = tails.get(id(attribution))
+        known = get_tail(id(attribution))
         if known is None:
             known = tails[id(attribution)] = (attribution, encode_tail(attribution, session_bytes))
-        record = scanned.head + known[1]
+        record = head + known[1]
         records.append(record)
         if issuer:
-            issuers.append((scanned.event_time, scanned.event_id, record))
+            issuers.append((event_time, located.event_id(index), record))
         outcomes[(identity, id(attribution))] += 1
 
-        use = uses.get((identity, scanned.place))
+        use = get_use((identity, place))
         if use is None:
-            use = uses[(identity, scanned.place)] = _Use(attribution, scanned.event_time)
+            use = uses[(identity, place)] = _Use(attribution, event_time)
         use.count += 1
-        use.errors += scanned.failed
-        use.last = scanned.event_time               # files are sorted by (eventTime, eventID)
+        use.errors += failed
+        use.last = event_time                       # files are sorted by (eventTime, eventID)
         if len(use.evidence) < EVIDENCE:
-            use.evidence.append((scanned.event_time, scanned.event_id))
+            use.evidence.append((event_time, located.event_id(index)))
     counts = _counts({(identity, tails[ref][0]): n for (identity, ref), n in outcomes.items()}, identities)
     return FileAttribution(records=tuple(records), issuers=tuple(issuers),
                            uses=tuple(_credential_uses(uses, identities)), counts=counts)

@@ -42,6 +42,7 @@ def parsed_schemas() -> dict[str, Any]:
             for name, schema in load_schema_texts().items()}
 
 
+@functools.cache
 def writer_schema_json(name: str) -> str:
     """The full, self-contained schema text written into container file headers.
 

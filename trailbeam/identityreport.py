@@ -1,4 +1,7 @@
-"""The end of an attribution run: sessions, grants, uses, graph, signals and the run summary, written.
+"""The end of an attribution run: sessions, grants, uses, signals and the run summary, written.
+
+The graph is not written here: ``trailbeam graph`` (``graph.build_graph`` over these files) draws it on
+demand, whole or for one origin or role, in the format asked for.
 
 Everything here is small (sized by identities, not events), so it runs in one place: the pipeline's last
 step, or a notebook. The summary answers the questions a responder asks of the run itself: how many
@@ -10,13 +13,12 @@ Pure: stdlib, networkx and trailbeam's pure modules.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from trailbeam import avro, graph, identitystore, signals, store, timestamps
+from trailbeam import avro, identitystore, signals, store, timestamps
 from trailbeam.attribution import Grant, Indexes
 from trailbeam.sessions import Session
 from trailbeam.usage import CredentialUse
@@ -91,12 +93,6 @@ def write_run(fs: store.StoreFS, store_root: str, run_id: str, *, sessions: Sequ
                                 map(identitystore.use_record, uses))
     found = signals.detect(ordered_sessions, uses)
     identitystore.write_json(fs, f"{root}/{identitystore.SIGNALS}", [signal_record(s) for s in found])
-    identity_graph = graph.build_graph(ordered_sessions, uses, ordered_grants)
-    buffer = io.BytesIO()
-    graph.write_graphml(identity_graph, buffer)
-    with fs.create(f"{root}/{identitystore.GRAPHML}") as out:
-        out.write(buffer.getvalue())
-    identitystore.write_json(fs, f"{root}/{identitystore.NODE_LINK}", graph.to_node_link(identity_graph))
     summary = summarize_run(run_id=run_id, sessions=ordered_sessions, grants=ordered_grants, indexes=indexes,
                             uses=uses, counts=counts, event_files=event_files, signal_count=len(found))
     identitystore.write_json(fs, f"{root}/{identitystore.SUMMARY}", summary)

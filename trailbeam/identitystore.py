@@ -11,7 +11,6 @@ one as a whole. Layout::
     <store>/identity/run=<run>/attributed/account=…/region=…/date=…/part-HH-<event run>.avro
                                                  AttributedEvent: one file per event file, same order
     <store>/identity/run=<run>/signals.json      credential-misuse signals with their events
-    <store>/identity/run=<run>/graph.graphml     the identity graph (Gephi, yEd), and graph.json (node-link)
     <store>/identity/run=<run>/summary.json      counts; the store runs it covers
     <store>/identity/CURRENT.json                {"run": <run>}: written last, so readers never see a
                                                  half-written run
@@ -42,8 +41,6 @@ USES = "uses.avro"
 ISSUERS = "issuers.avro"
 ATTRIBUTED = "attributed"
 SIGNALS = "signals.json"
-GRAPHML = "graph.graphml"
-NODE_LINK = "graph.json"
 SUMMARY = "summary.json"
 
 

@@ -7,7 +7,9 @@ fraction of that. The slices are useful as they are: the encoded ``userIdentity`
 (equal bytes, equal identity), and the encoded columns an ``AttributedEvent`` shares with the event are
 copied into it without being decoded and encoded again.
 
-The walk follows ``schemas/trailbeam.TrailEvent.avsc`` field by field. A file written with any other
+The walk follows ``schemas/trailbeam.TrailEvent.avsc`` field by field. The walk is written twice, in
+Python (``_locate``) and in C (``_storescan.c``, built by ``setup.py`` when a compiler is available, ~50x
+faster); tests run both and compare them. A file written with any other
 writer schema (an older version) is read with fastavro, resolved to the current schema and re-encoded,
 so callers always see the current layout; ``tests/unit/test_storescan.py`` checks every slice against
 fastavro on real events.
@@ -20,7 +22,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,12 @@ import fastavro
 
 from trailbeam import avro, avrofile
 
-__all__ = ["WIDTH", "Located", "Scanned", "decode", "locate", "optional_strings", "relocate", "scan"]
+try:  # the same walk in C (trailbeam/_storescan.c), built by setup.py when a compiler is there
+    from trailbeam import _storescan as _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
+
+__all__ = ["WIDTH", "Located", "Scanned", "decode", "locate", "optional_strings", "scan"]
 
 _read_long = avrofile.read_long
 
@@ -87,10 +93,10 @@ def _skip_optionals(buf: bytes, pos: int, count: int) -> int:
     return pos
 
 
-# Offsets kept per record by ``_locate``, in this order (each is a position in the joined records):
+# Values kept per record by ``_locate``, in this order: positions in the joined records, then the eventTime.
 _START, _ID, _NAME, _NAME_END, _REGION, _ACCOUNT, _ACCOUNT_END, _ERROR, _ERROR_END, _IP, _UA_END, \
-    _IDENTITY, _IDENTITY_HEAD_END, _IDENTITY_END, _END = range(15)
-WIDTH = 15
+    _IDENTITY, _IDENTITY_HEAD_END, _IDENTITY_END, _END, _TIME = range(16)
+WIDTH = 16
 
 
 def _locate(buf: bytes, count: int, offsets: array) -> None:
@@ -101,7 +107,7 @@ def _locate(buf: bytes, count: int, offsets: array) -> None:
     pos = 0
     for _ in range(count):
         start = pos
-        pos = read_long(buf, pos)[1]                         # eventTime
+        event_time, pos = read_long(buf, pos)                # eventTime
         id_size = buf[pos]
         if id_size < 0x80:
             id_start = pos + 1
@@ -139,15 +145,15 @@ def _locate(buf: bytes, count: int, offsets: array) -> None:
         pos = read_long(buf, pos)[1] + 1                                  # copies, conflict
         pos = skip_string(buf, pos)                                       # cloudTrailEvent
         extend((start, id_start, name_at, name_end, region_at, account_at, account_end, error_at, error_end,
-                ip_at, ua_end, identity_at, identity_head_end, identity_end, pos))
+                ip_at, ua_end, identity_at, identity_head_end, identity_end, pos, event_time))
 
 
 def _scanned(buf: bytes, at: tuple[int, ...]) -> Scanned:
-    """One record from its WIDTH offsets."""
+    """One record from its WIDTH values."""
     (start, id_start, name_at, name_end, region_at, account_at, account_end, error_at, error_end, ip_at, ua_end,
-     identity_at, identity_head_end, identity_end, end) = at
+     identity_at, identity_head_end, identity_end, end, event_time) = at
     return Scanned(
-        record=buf[start:end], event_time=_read_long(buf, start)[0], event_id=buf[id_start:name_at].decode(),
+        record=buf[start:end], event_time=event_time, event_id=buf[id_start:name_at].decode(),
         name_source=buf[name_at:name_end], identity=buf[identity_at:identity_end],
         place=buf[account_at:account_end] + buf[ip_at:ua_end], failed=buf[error_at] != 0,
         read_only=None if buf[account_end] == 0 else buf[account_end + 1] == 1,
@@ -202,14 +208,27 @@ class Located:
         at = index * WIDTH
         return self.records[self.offsets[at + _NAME]:self.offsets[at + _NAME_END]]
 
+    def event_id(self, index: int) -> str:
+        at = index * WIDTH
+        return self.records[self.offsets[at + _ID]:self.offsets[at + _NAME]].decode()
+
+    def rows(self) -> Iterator[tuple[int, int, bytes, bytes, bytes, bool, bytes]]:
+        """What a pass over every event needs, cheaper than ``Scanned``: (index, event_time, name_source,
+        identity, place, failed, head) per record, as plain tuples; ``scanned(index)`` and
+        ``event_id(index)`` give the rest when needed."""
+        buf, offsets = self.records, self.offsets
+        for index, at in enumerate(range(0, len(offsets), WIDTH)):
+            (start, _, name_at, name_end, region_at, account_at, account_end, error_at, error_end, ip_at, ua_end,
+             identity_at, identity_head_end, identity_end, _, event_time) = offsets[at:at + WIDTH]
+            yield (index, event_time, buf[name_at:name_end], buf[identity_at:identity_end],
+                   buf[account_at:account_end] + buf[ip_at:ua_end], buf[error_at] != 0,
+                   b"".join((buf[start:name_end], buf[region_at:account_end], buf[error_at:error_end],
+                             buf[ip_at:ua_end], buf[identity_at:identity_head_end])))
+
     def __iter__(self) -> Iterator[Scanned]:
         records, offsets = self.records, self.offsets
         for at in range(0, len(offsets), WIDTH):
             yield _scanned(records, tuple(offsets[at:at + WIDTH]))
-
-    def offsets_bytes(self) -> bytes:
-        """The offsets, compact (to hand to a later pass with ``relocate``)."""
-        return zlib.compress(self.offsets.tobytes(), 1)
 
 
 def locate(data: bytes) -> Located:
@@ -220,19 +239,14 @@ def locate(data: bytes) -> Located:
     """
     records, count = _records(data)
     offsets = array("q")
+    if _native is not None:
+        offsets.frombytes(_native.locate(records, count))      # raises ValueError past the data
+        return Located(records, offsets)
     try:
         _locate(records, count, offsets)
     except IndexError:
         raise ValueError("not a file of trailbeam.TrailEvent records (the walk ran past the data)") from None
     return Located(records, offsets)
-
-
-def relocate(data: bytes, offsets: bytes) -> Located:
-    """The file ``locate`` walked before, with the offsets it found: nothing is walked again."""
-    records, _ = _records(data)
-    found = array("q")
-    found.frombytes(zlib.decompress(offsets))
-    return Located(records, found)
 
 
 def scan(data: bytes) -> Iterator[Scanned]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,18 @@ from trailbeam import avro, avrofile, cloudtrail, errors, jsonvalue, storescan, 
 from trailbeam.eventcodec import source_head, source_tail
 
 VERSIONS = Path(__file__).resolve().parents[1] / "fixtures" / "schema_versions"
+NATIVE = storescan._native
+
+
+@pytest.fixture(autouse=True, params=["python", "c"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both walks: the Python one and, when built, the C extension."""
+    if request.param == "c":
+        if NATIVE is None:
+            pytest.skip("the C extension trailbeam._storescan is not built")
+    else:
+        monkeypatch.setattr(storescan, "_native", None)
+    return str(request.param)
 IDENTITY_FIELDS = ("type", "arn", "accountId", "accessKeyId", "principalId", "userName")
 
 
@@ -131,3 +145,31 @@ def test_read_container_rejects_damaged_files(damage: str) -> None:
     damaged = {"magic": b"Obj\x02" + data[4:], "truncated": data[:-40], "sync": data[:-1] + bytes([data[-1] ^ 1])}
     with pytest.raises(ValueError):
         avrofile.read_container(damaged[damage])
+
+
+def test_both_walks_find_the_same_offsets_and_refuse_damage_alike() -> None:
+    if NATIVE is None:
+        pytest.skip("the C extension trailbeam._storescan is not built")
+    records = encoded_fixture_events() + hostile_events()
+    data = b"".join(records)
+    python = array("q")
+    storescan._locate(data, len(records), python)
+    assert NATIVE.locate(data, len(records)) == python.tobytes()
+    # Truncated anywhere, or a count larger than the data holds: both refuse, neither reads past the end.
+    for cut in range(0, len(records[0]), 7):
+        with pytest.raises(ValueError):
+            NATIVE.locate(records[0][:cut], 1)
+    with pytest.raises(ValueError):
+        NATIVE.locate(data, len(records) + 1)
+    rng = random.Random(3)
+    for _ in range(300):                                   # random corruption: an answer or ValueError
+        damaged = bytearray(records[1])
+        damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            offsets = NATIVE.locate(bytes(damaged), 1)
+        except ValueError:
+            continue
+        found = array("q")
+        found.frombytes(offsets)
+        positions = [v for i, v in enumerate(found) if i % storescan.WIDTH != storescan.WIDTH - 1]  # not the time
+        assert all(0 <= value <= len(damaged) for value in positions)

@@ -2,10 +2,10 @@
 
 Shape of the data (every per-event step works file by file; nothing holds all events of an account)::
 
-    event files --Issued--> (sessions, grants, record offsets) per file --Gather--> Indexes (one side
-                                                          input, sized by sessions, not events)
-    (file, record offsets) --Attribute[Indexes]--> AttributedEvent file per event file (written by the worker)
-                                        + credential uses --CombinePerKey(usage.merge)--> uses
+    event files --Issued--> (sessions, grants) per file --Gather--> Indexes (one side input, sized by
+                                                                            sessions, not events)
+    event files --Attribute[Indexes]--> AttributedEvent file per event file (written by the worker)
+                                        + the file's credential uses --merge_all--> uses
                                         + counts --sum--> counts
     Indexes, uses, counts --Finish--> sessions/grants/uses.avro, graph, signals, summary; commit
 
@@ -15,6 +15,7 @@ again bounded by identities rather than events.
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +25,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from trailbeam import attributed, avro, avrofile, identityreport, identitystore, usage
-from trailbeam.attribution import Attributor, Grant, Indexes, build_indexes
+from trailbeam.attribution import Attributor, Grant, build_indexes
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.sessions import Session
 
@@ -36,16 +37,9 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _issued(path: str) -> tuple[str, attributed.Issued]:
-    return path, attributed.issued_in(_read(path))
-
-
-def _found(issued: tuple[str, attributed.Issued]) -> tuple[list[Session], list[Grant]]:
-    return list(issued[1].sessions), list(issued[1].grants)
-
-
-def _offsets(issued: tuple[str, attributed.Issued]) -> tuple[str, bytes]:
-    return issued[0], issued[1].offsets
+def _issued(path: str) -> tuple[list[Session], list[Grant]]:
+    found = attributed.issued_in(_read(path))
+    return list(found.sessions), list(found.grants)
 
 
 def _gather(parts: Iterable[tuple[list[Session], list[Grant]]]) -> tuple[list[Session], list[Grant]]:
@@ -57,10 +51,11 @@ def _gather(parts: Iterable[tuple[list[Session], list[Grant]]]) -> tuple[list[Se
     return sessions, grants
 
 
-def _indexes(issued: tuple[list[Session], list[Grant]], *, run_id: str) -> tuple[str, Indexes]:
-    # The run id tags the side input: a worker builds its Attributor (and its cache) once per run, not
-    # once per bundle in which the runner hands it a freshly decoded copy.
-    return run_id, build_indexes(*issued)
+def _indexes(issued: tuple[list[Session], list[Grant]], *, run_id: str) -> tuple[str, bytes]:
+    # One opaque blob, tagged by the run id: a worker unpickles it and builds its Attributor (and cache)
+    # once per run, and the runner's side-input cache sizes one bytes object instead of walking every
+    # session each bundle.
+    return run_id, pickle.dumps(build_indexes(*issued), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _AttributeFileFn(beam.DoFn):
@@ -78,12 +73,11 @@ class _AttributeFileFn(beam.DoFn):
         self._attributor: Attributor | None = None
         self._tag: str | None = None
 
-    def process(self, located: tuple[str, bytes], tagged: tuple[str, Indexes]):
-        path, offsets = located
-        tag, indexes = tagged
+    def process(self, path: str, tagged: tuple[str, bytes]):
+        tag, blob = tagged
         if tag != self._tag or self._attributor is None:
-            self._attributor, self._tag = Attributor(indexes), tag
-        result = attributed.attribute_file(_read(path), self._attributor, offsets)
+            self._attributor, self._tag = Attributor(pickle.loads(blob)), tag
+        result = attributed.attribute_file(_read(path), self._attributor)
         out_path = identitystore.attributed_file(self._store_root, self._run_id, path)
         with BEAM_FS.create(out_path) as out:
             avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.ATTRIBUTED),
@@ -93,8 +87,7 @@ class _AttributeFileFn(beam.DoFn):
         yield pvalue.TaggedOutput(self.COUNTS, result.counts)
         for issuer in result.issuers:
             yield pvalue.TaggedOutput(self.ISSUERS, issuer)
-        for use in result.uses:
-            yield (use.key, use)
+        yield result.uses                     # one element per file: uses are many small records
 
 
 def _sum_counts(parts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -104,18 +97,22 @@ def _sum_counts(parts: Iterable[dict[str, int]]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def _merge_uses(uses: Iterable[usage.CredentialUse]) -> usage.CredentialUse:
-    merged = None
-    for use in uses:
-        merged = use if merged is None else usage.merge(merged, use)
-    assert merged is not None
-    return merged
+def _blob(value: Any) -> bytes:
+    # Side inputs travel as one opaque blob: the runner's cache then sizes one bytes object rather than
+    # walking every session and use on every bundle.
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _finish(_: Any, tagged: tuple[str, Indexes], issued: tuple[list[Session], list[Grant]], uses: list[usage.CredentialUse],
+def _merge_uses(parts: Iterable[Iterable[usage.CredentialUse]]) -> list[usage.CredentialUse]:
+    return usage.merge_all(use for part in parts for use in part)
+
+
+def _finish(_: Any, tagged: tuple[str, bytes], issued_blob: bytes, uses_blob: bytes,
             counts: list[dict[str, int]], issuers: list[tuple[int, str, bytes]], *, store_root: str, run_id: str, event_files: int) -> dict[str, Any]:
+    issued: tuple[list[Session], list[Grant]] = pickle.loads(issued_blob)
+    uses: list[usage.CredentialUse] = pickle.loads(uses_blob)
     summary = identityreport.write_run(BEAM_FS, store_root, run_id, sessions=issued[0], grants=issued[1],
-                                       indexes=tagged[1], uses=usage.merge_all(uses),
+                                       indexes=pickle.loads(tagged[1]), uses=uses,
                                        issuers=issuers, counts=counts[0] if counts else {},
                                        event_files=event_files)
     identitystore.commit(BEAM_FS, store_root, run_id)
@@ -132,22 +129,24 @@ class AttributeStore(beam.PTransform):
         self._event_files = event_files
 
     def expand(self, paths):
-        found = (paths
-                 | "Spread" >> beam.Reshuffle()
-                 | "Issued" >> beam.Map(_issued))
-        issued = (found
-                  | "Found" >> beam.Map(_found)
+        spread = paths | "Spread" >> beam.Reshuffle()
+        issued = (spread
+                  | "Issued" >> beam.Map(_issued)
                   | "Gather" >> beam.CombineGlobally(_gather))
         indexes = issued | "Index" >> beam.Map(_indexes, run_id=self._run_id)
-        results = (found | "Offsets" >> beam.Map(_offsets)) | "Attribute" >> beam.ParDo(
+        results = spread | "Attribute" >> beam.ParDo(
             _AttributeFileFn(store_root=self._store_root, run_id=self._run_id),
             pvalue.AsSingleton(indexes)).with_outputs(
             _AttributeFileFn.COUNTS, _AttributeFileFn.ISSUERS, main="uses")
-        uses = results.uses | "MergeUses" >> beam.CombinePerKey(_merge_uses) | "Uses" >> beam.Values()
+        # Merged as they arrive (the combiner runs per bundle first): distinct uses, not events, are held.
+        uses = (results.uses
+                | "MergeUses" >> beam.CombineGlobally(_merge_uses)
+                | "UsesBlob" >> beam.Map(_blob))
         counts = results[_AttributeFileFn.COUNTS] | "SumCounts" >> beam.CombineGlobally(_sum_counts)
         return (paths.pipeline
                 | "FinishTrigger" >> beam.Create([None])
-                | "Finish" >> beam.Map(_finish, pvalue.AsSingleton(indexes), pvalue.AsSingleton(issued),
-                                       pvalue.AsList(uses), pvalue.AsList(counts),
+                | "Finish" >> beam.Map(_finish, pvalue.AsSingleton(indexes),
+                                       pvalue.AsSingleton(issued | "IssuedBlob" >> beam.Map(_blob)),
+                                       pvalue.AsSingleton(uses), pvalue.AsList(counts),
                                        pvalue.AsList(results[_AttributeFileFn.ISSUERS]), store_root=self._store_root,
                                        run_id=self._run_id, event_files=self._event_files))
