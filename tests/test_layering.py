@@ -36,7 +36,7 @@ def discover(path: Path = PACKAGE_DIR, prefix: str = "trailbeam.") -> Iterator[t
         if info.ispkg:
             yield info.name, path / short / "__init__.py"
             yield from discover(path / short, f"{info.name}.")
-        else:
+        elif (path / f"{short}.py").exists():   # a compiled extension (trailbeam._storescan) has no source
             yield info.name, path / f"{short}.py"
 
 

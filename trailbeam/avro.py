@@ -15,11 +15,12 @@ from typing import Any
 
 import fastavro
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_ORDER = ("trailbeam.Provenance", "trailbeam.TrailEvent", "trailbeam.QuarantineRecord",
                 "trailbeam.IntegrityFinding", "trailbeam.Session", "trailbeam.AttributedEvent",
-                "trailbeam.CredentialUse", "trailbeam.CredentialGrant")
+                "trailbeam.CredentialUse", "trailbeam.CredentialGrant", "trailbeam.ResourceChange",
+                "trailbeam.ResourceSummary", "trailbeam.ResourceReads")
 EVENT = "trailbeam.TrailEvent"
 QUARANTINE = "trailbeam.QuarantineRecord"
 INTEGRITY = "trailbeam.IntegrityFinding"
@@ -27,6 +28,9 @@ SESSION = "trailbeam.Session"
 ATTRIBUTED = "trailbeam.AttributedEvent"
 CREDENTIAL_USE = "trailbeam.CredentialUse"
 CREDENTIAL_GRANT = "trailbeam.CredentialGrant"
+RESOURCE_CHANGE = "trailbeam.ResourceChange"
+RESOURCE_SUMMARY = "trailbeam.ResourceSummary"
+RESOURCE_READS = "trailbeam.ResourceReads"
 
 
 def load_schema_texts(schema_dir: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:

@@ -28,13 +28,13 @@ from typing import Any
 
 import fastavro
 
-from trailbeam import avro, avrofile, errors, store, timestamps
+from trailbeam import avro, avrofile, derived, store, timestamps
 from trailbeam.attribution import Grant
 from trailbeam.sessions import Session
 from trailbeam.usage import CredentialUse
 
 IDENTITY = "identity"
-CURRENT = "CURRENT.json"
+CURRENT = derived.CURRENT
 SESSIONS = "sessions.avro"
 GRANTS = "grants.avro"
 USES = "uses.avro"
@@ -45,7 +45,7 @@ SUMMARY = "summary.json"
 
 
 def run_root(store_root: str, run_id: str) -> str:
-    return f"{store_root.rstrip('/')}/{IDENTITY}/run={run_id}"
+    return derived.run_root(store_root, IDENTITY, run_id)
 
 
 def attributed_file(store_root: str, run_id: str, event_file: str) -> str:
@@ -137,35 +137,19 @@ def write_encoded(fs: store.StoreFS, path: str, schema: str, records: Iterable[b
             metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
 
 
-def write_json(fs: store.StoreFS, path: str, value: Any) -> None:
-    with fs.create(path) as out:
-        out.write(json.dumps(value, indent=2, sort_keys=True).encode() + b"\n")
+write_json = derived.write_json
 
 
 def commit(fs: store.StoreFS, store_root: str, run_id: str) -> None:
     """Points readers at a finished run, then removes older runs."""
-    root = f"{store_root.rstrip('/')}/{IDENTITY}"
-    write_json(fs, f"{root}/{CURRENT}", {"run": run_id})
-    # Object stores have no folders: find older runs through their files and delete the files; locally,
-    # delete the folders they leave.
-    files = fs.match(f"{root}/run=*/**")
-    older = sorted(path for path in files if not path.startswith(f"{root}/run={run_id}/"))
-    folders = sorted({path[:path.index("/", len(root) + 1)] for path in older})
-    if older:
-        fs.delete(folders if "://" not in root else older)
+    derived.commit(fs, store_root, IDENTITY, run_id)
 
 
 # ---- reading (local stores) --------------------------------------------------------------------------------
 
 def current_run(store_root: str) -> Path:
     """The folder of the committed identity run; ``errors.StoreError`` when there is none."""
-    root = store.check_store(store_root) / IDENTITY
-    try:
-        run = json.loads((root / CURRENT).read_text())["run"]
-    except FileNotFoundError:
-        raise errors.StoreError(f"{store_root} has no identity data yet: run `trailbeam attribute --store "
-                                f"{store_root}` first") from None
-    return root / f"run={run}"
+    return derived.current_run(store_root, IDENTITY, made_by="attribute")
 
 
 def _read(path: Path) -> Iterator[dict[str, Any]]:

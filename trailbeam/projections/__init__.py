@@ -39,6 +39,10 @@ mutate), wrap it in a ``Projection`` naming its resource type and fields, and re
         description="EC2 instance: running state"))
     history = build_history(ref, events, registry=registry)
 
+The pipeline and ``trailbeam histories`` take the same projections by name: ``--projections
+my_projections:INSTANCE`` (repeatable; a module installed where the pipeline runs, e.g. with the package
+shipped to Dataflow workers); ``load_registry`` does the loading.
+
 For a family of calls, ``table_projection`` builds the same thing from an eventName -> update table, as
 the built-ins do. Keep reducers module-level functions (or frozen dataclass instances): Beam pickles them.
 """
@@ -46,7 +50,9 @@ the built-ins do. Keep reducers module-level functions (or frozen dataclass inst
 from __future__ import annotations
 
 from trailbeam.projections import cloudtrail, ec2, iam, kms, lambda_, s3, secrets
-from trailbeam.projections.base import Projection, Reducer, Registry, call_name, is_failed, table_projection
+from trailbeam.projections.base import (
+    Projection, Reducer, Registry, call_name, is_failed, load_registry, table_projection,
+)
 from trailbeam.projections.generic import GENERIC
 from trailbeam.projections.state import (
     OTHERS, UNKNOWN, Change, FrozenMap, State, diff, freeze, is_partial, to_json,
@@ -54,7 +60,7 @@ from trailbeam.projections.state import (
 
 __all__ = ["BUILTINS", "DEFAULT", "GENERIC", "OTHERS", "UNKNOWN", "Change", "FrozenMap", "Projection", "Reducer",
            "Registry", "State", "call_name", "default_registry", "diff", "freeze", "is_failed", "is_partial",
-           "table_projection", "to_json"]
+           "load_registry", "table_projection", "to_json"]
 
 BUILTINS: tuple[Projection, ...] = (
     iam.USER, iam.ROLE, s3.BUCKET, ec2.SECURITY_GROUP, ec2.SNAPSHOT, ec2.IMAGE, cloudtrail.TRAIL, kms.KEY,

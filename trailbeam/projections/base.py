@@ -14,6 +14,8 @@ way every table needs them: absent members and members of the wrong type read as
 
 from __future__ import annotations
 
+import importlib
+
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -271,3 +273,31 @@ def document(value: Any) -> Any:
         except jsonvalue.JsonError:
             continue
     return value
+
+
+def load_registry(specs: Iterable[str], base: Registry) -> Registry:
+    """``base`` plus the projections named by ``specs``, each ``module:attribute`` (importable on every
+    worker: install the module with the pipeline's package). The attribute is a ``Projection``, an
+    iterable of them, or a whole ``Registry`` (which then replaces ``base``). A projection for a type
+    ``base`` already has replaces it.
+
+    Raises:
+        ValueError: a spec that is not ``module:attribute``, cannot be imported, or names something else.
+    """
+    registry = base.copy()
+    for spec in specs:
+        module_name, _, attribute = spec.partition(":")
+        if not module_name or not attribute:
+            raise ValueError(f"projection {spec!r}: give module:attribute, e.g. my_projections:INSTANCE")
+        try:
+            found = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"projection {spec!r}: {err}") from None
+        if isinstance(found, Registry):
+            registry = found.copy()
+            continue
+        for projection in (found,) if isinstance(found, Projection) else tuple(found):
+            if not isinstance(projection, Projection):
+                raise ValueError(f"projection {spec!r}: {projection!r:.60} is not a Projection")
+            registry = registry.register(projection, replace=True)
+    return registry

@@ -1,0 +1,67 @@
+"""Replay every resource of an event store into its change log (the history dataset).
+
+    python -m pipelines.history --store STORE [--run_id ID] [--reads] [--history_shards N] [Beam options]
+
+Reads ``STORE/events/`` (joined to ``STORE/identity/`` when ``pipelines.attribute`` ran), writes
+``STORE/history/run=<id>/`` (see ``trailbeam.historystore``) and commits it as the store's current history
+data. Prints the run summary as JSON. The default runner is the in-process FnApiRunner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from trailbeam import errors, historystore
+from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.history import BuildHistories, HistoryOptions
+from trailbeam.projections import DEFAULT, load_registry
+from trailbeam.beam.options import IngestOptions
+from pipelines.attribute import event_files, validated
+
+
+def build(pipeline: beam.Pipeline, options: PipelineOptions):
+    scope = validated(options)                            # --store and --run_id, shared with ingest
+    history = options.view_as(HistoryOptions)
+    if history.history_shards < 1:
+        raise errors.InputError("--history_shards must be at least 1")
+    try:
+        registry = load_registry(history.projections or (), DEFAULT)
+    except ValueError as err:
+        raise errors.InputError(f"--projections: {err}") from None
+    files = event_files(scope.store)
+    return (pipeline
+            | "EventFiles" >> beam.Create(files)
+            | "BuildHistories" >> BuildHistories(store_root=scope.store, run_id=scope.run_id,
+                                                 identity_run=historystore.identity_run(BEAM_FS, scope.store),
+                                                 reads=history.reads, shards=history.history_shards,
+                                                 event_files=len(files), registry=registry))
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Builds the histories; returns the committed run's summary."""
+    options = PipelineOptions(argv)
+    if options.view_as(StandardOptions).runner is None:
+        options.view_as(StandardOptions).runner = "FnApiRunner"
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, options)
+    pipeline.run().wait_until_finish()
+    scope = options.view_as(IngestOptions)
+    with BEAM_FS.open(f"{historystore.run_root(scope.store, scope.run_id)}/{historystore.SUMMARY}") as handle:
+        summary: dict[str, Any] = json.loads(handle.read())
+    return summary
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        result = run(sys.argv[1:])
+    except errors.TrailbeamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(result, indent=2, sort_keys=True))
