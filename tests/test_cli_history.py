@@ -3,7 +3,6 @@ then asked what the attack changed on its backdoor user, the SIEM trail and the 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -12,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from trailbeam import cli, timestamps
+from builders import run, run_json
+
+from trailbeam import timestamps
 from trailbeam.sample import write_sample
 
 pytestmark = pytest.mark.pipeline
@@ -34,20 +35,6 @@ HOSTILE_EVENTS = [   # attacker-controlled text in a user agent, and a failed ca
      "requestParameters": {"userName": "hostile-user"}, "responseElements": None, "errorCode": "AccessDenied",
      "errorMessage": "User: mallory is not authorized to perform: iam:DeleteUser"},
 ]
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    """``trailbeam ARGV`` -> (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def run_json(*argv: str) -> Any:
-    code, out, err = run(*argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def later(text: str, seconds: int) -> str:

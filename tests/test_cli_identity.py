@@ -3,7 +3,6 @@ asked who assumed a role, where an event came from, what the leaked key's owner 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -14,7 +13,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from trailbeam import cli
+from builders import run, run_json
 from trailbeam.sample import write_sample
 
 pytestmark = pytest.mark.pipeline
@@ -35,20 +34,6 @@ HOSTILE_EVENT = {   # attacker-controlled text in a user agent and a session nam
     "requestID": "req-hostile", "eventID": "hostile-assume-role", "readOnly": True, "eventType": "AwsApiCall",
     "managementEvent": True, "recipientAccountId": "111122223333", "eventCategory": "Management",
 }
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    """``trailbeam ARGV`` -> (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def run_json(*argv: str) -> Any:
-    code, out, err = run(*argv, "--format", "json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

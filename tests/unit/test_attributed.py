@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import random
 from collections import Counter
@@ -14,28 +13,13 @@ from typing import Any
 
 import pytest
 
-from trailbeam import avro, avrofile, cloudtrail, errors, identitystore, jsonvalue, storescan, usage
+from builders import store_file
+
+from trailbeam import avro, cloudtrail, identitystore, storescan, usage
 from trailbeam.attributed import attribute_file, issued_in
 from trailbeam.attribution import Attribution, Attributor, attribute, build_indexes, grants_from
-from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.sample import write_sample
 from trailbeam.sessions import sessions_from
-
-
-def store_file(events: list[Any]) -> bytes:
-    """Events as one store event file: encoded by the ingest path, sorted as the store sorts them."""
-    head, tail = source_head("s3://trail/x.json.gz", "a" * 64, "b" * 64), source_tail("records", None, "run-1")
-    encoded = []
-    for position, event in enumerate(events):
-        try:
-            encoded.append(cloudtrail.encode_event(event, jsonvalue.dumps(event), head, position, tail))
-        except errors.Rejected:
-            continue
-    encoded.sort(key=lambda e: (e.time, e.event_id))
-    out = io.BytesIO()
-    avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.EVENT), records=[e.data for e in encoded],
-                             seed="tests/attributed")
-    return out.getvalue()
 
 
 def expected_record(row: dict[str, Any], found: Attribution) -> dict[str, Any]:

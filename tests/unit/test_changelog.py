@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from builders import store_file
+
 import fixturedata
 from trailbeam import avro, avrofile, cloudtrail, errors, jsonvalue, timestamps
 from trailbeam.attributed import attribute_file, issued_in
@@ -27,22 +29,6 @@ from trailbeam.resources import ResourceRef, coverage, is_write, resources_of
 
 STRATUS = [r for path in sorted(fixturedata.STRATUS.glob("*.json")) for r in fixturedata.records_in(path)]
 BACKDOOR_USER = "arn:aws:iam::229654561268:user/malicious-iam-user"
-
-
-def store_file(events: list[Any], seed: str = "tests/changelog") -> bytes:
-    """Events as one store event file: encoded by the ingest path, sorted as the store sorts them."""
-    head, tail = source_head("s3://trail/x.json.gz", "a" * 64, "b" * 64), source_tail("records", None, "run-1")
-    encoded = []
-    for position, event in enumerate(events):
-        try:
-            encoded.append(cloudtrail.encode_event(event, jsonvalue.dumps(event), head, position, tail))
-        except errors.Rejected:
-            continue
-    encoded.sort(key=lambda e: (e.time, e.event_id))
-    out = io.BytesIO()
-    avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.EVENT), records=[e.data for e in encoded],
-                             seed=seed)
-    return out.getvalue()
 
 
 def stored(events: list[Any]) -> list[Any]:
