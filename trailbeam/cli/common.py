@@ -1,0 +1,72 @@
+"""What every ``trailbeam`` subcommand shares: the usage error, the common flags, worker choice."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from trailbeam import errors, tabular, timestamps
+
+PARALLEL_BYTES = 100 << 20
+
+
+class UsageError(errors.TrailbeamError):
+    pass
+
+
+def add_trail_scope(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accounts", help="comma-separated account ids (default: all found)")
+    parser.add_argument("--regions", help="comma-separated regions (default: all found)")
+    parser.add_argument("--org-id", help="organization trail folder, o-... (default: all found)")
+    parser.add_argument("--start", help="from this delivery time (ISO 8601 UTC)")
+    parser.add_argument("--end", help="until this delivery time (ISO 8601 UTC)")
+    parser.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    parser.add_argument("--s3-region", help="bucket region (default: from the AWS configuration)")
+
+
+def add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, metavar="PATH", help="event store to read")
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", default="table", choices=tabular.FORMATS)
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", help="from this eventTime (ISO 8601 UTC, inclusive)")
+    parser.add_argument("--end", help="until this eventTime (ISO 8601 UTC, exclusive)")
+    parser.add_argument("--account", action="append", help="only this account (repeatable)")
+    parser.add_argument("--region", action="append", help="only this region (repeatable)")
+
+
+flag_time = timestamps.flag_time
+
+
+def worker_args(workers: int | None, size: int, beam_args: Sequence[str]) -> list[str]:
+    """Local worker processes for a pipeline over ``size`` bytes of input (0: one per CPU)."""
+    if workers is None:
+        # Worker processes cost a few seconds to start and pay off only on larger inputs.
+        workers = 0 if size > PARALLEL_BYTES else 1
+    if workers != 1 and not any(a.startswith(("--direct_running_mode", "--runner")) for a in beam_args):
+        return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    return []
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
+
+def add_window(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--start", help=f"from this {what} time (ISO 8601 UTC, inclusive)")
+    parser.add_argument("--end", help=f"until this {what} time (ISO 8601 UTC, exclusive)")
+
+
+def iso(micros: int | None) -> str | None:
+    return None if micros is None else timestamps.format_micros(micros)
+
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items(), key=lambda c: (-c[1], c[0]))) or "-"
+
