@@ -37,7 +37,7 @@ from trailbeam.resources import ResourceRef, is_write, resources_of
 
 __all__ = ["EVIDENCE", "HOUR", "Entry", "FileChangelog", "ReadAccess", "ReadKey", "Tally", "Touch", "changelog_file",
            "merge_reads", "merge_tallies", "minimal_event", "origins_in", "principal_of", "read_accesses",
-           "resource_log"]
+           "resource_log", "written_resources"]
 
 EVIDENCE = 5                   # eventIDs kept per read aggregate: the earliest, by (eventTime, eventID)
 HOUR = 3_600_000_000           # micros
@@ -188,6 +188,18 @@ def merge_reads(a: ReadAccess, b: ReadAccess) -> ReadAccess:
                    evidence=tuple(nsmallest(EVIDENCE, set(a.evidence) | set(b.evidence))))
 
 
+def written_resources(event: Mapping[str, Any]) -> tuple[ResourceRef, ...]:
+    """The resources whose change logs a write event belongs to: ``resources_of``, except that a data
+    event's container (CloudTrail names the bucket of every object call) is left out when the event names a
+    resource inside it. The bucket's log keeps the bucket's own calls, and one busy bucket's millions of
+    PutObject calls never become one group."""
+    refs = resources_of(event)
+    if event.get("managementEvent") is not False and event.get("eventCategory") != "Data":
+        return refs
+    inner = [ref.arn for ref in refs]
+    return tuple(ref for ref in refs if not any(arn.startswith(ref.arn + "/") for arn in inner))
+
+
 def changelog_file(data: bytes, attributed: bytes | None = None, *, reads: bool = False) -> FileChangelog:
     """What one store event file (a whole Avro container) contributes to change logs and read aggregates.
 
@@ -215,7 +227,7 @@ def changelog_file(data: bytes, attributed: bytes | None = None, *, reads: bool 
         write = is_write(event)
         if not write and not reads:
             continue
-        refs = resources_of(event)
+        refs = written_resources(event) if write else resources_of(event)
         if write:
             counts["write_events"] += 1
             counts["write_attempts"] += scanned.failed

@@ -23,8 +23,8 @@ from pipelines import history as history_pipeline
 from pipelines import ingest as ingest_pipeline
 from trailbeam import avro, avrofile, cloudtrail, errors, historystore, store, timestamps
 from trailbeam.beam.history import AggregateReads
-from trailbeam.changelog import HOUR, principal_of, read_accesses
-from trailbeam.resources import ResourceRef, is_write, resources_of
+from trailbeam.changelog import HOUR, principal_of, read_accesses, written_resources
+from trailbeam.resources import ResourceRef, is_write
 from trailbeam.sample import write_sample
 
 pytestmark = pytest.mark.pipeline
@@ -65,7 +65,7 @@ def stored_events(store_root: Path) -> list[Any]:
 def test_one_entry_per_resource_and_write_event(sample: dict[str, Any]) -> None:
     summary = histories(sample["store"], "h-1")
     events = stored_events(sample["store"])
-    expected = Counter((ref.arn, e["eventID"]) for e in events if is_write(e) for ref in resources_of(e))
+    expected = Counter((ref.arn, e["eventID"]) for e in events if is_write(e) for ref in written_resources(e))
     found = changes(sample["store"])
     assert Counter((r["resourceArn"], r["eventID"]) for r in found) == expected
     assert summary["entries"] == len(found) == sum(expected.values()) > 100

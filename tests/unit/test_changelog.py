@@ -20,7 +20,7 @@ from trailbeam.attributed import attribute_file, issued_in
 from trailbeam.attribution import Attributor, build_indexes
 from trailbeam.changelog import (
     HOUR, ReadAccess, Tally, Touch, changelog_file, merge_reads, merge_tallies, minimal_event, origins_in,
-    principal_of, read_accesses, resource_log,
+    principal_of, read_accesses, resource_log, written_resources,
 )
 from trailbeam.eventcodec import source_head, source_tail
 from trailbeam.history import build_history, replay
@@ -65,7 +65,7 @@ def stratus_file() -> bytes:
 def test_one_touch_per_write_event_and_resource(stem: str) -> None:
     events = stored(records(stem))
     result = changelog_file(store_file(events))
-    expected = sorted((ref.arn, ref.type, e["eventID"]) for e in events if is_write(e) for ref in resources_of(e))
+    expected = sorted((ref.arn, ref.type, e["eventID"]) for e in events if is_write(e) for ref in written_resources(e))
     assert sorted((t.ref.arn, t.ref.type, t.event_id) for t in result.touches) == expected
     assert result.reads == ()
     by_id = {e["eventID"]: e for e in events}
@@ -287,3 +287,17 @@ def test_a_copy_keeps_the_origin_of_the_copy_replayed() -> None:
                     origin_principal=origin, origin_kind="iam-user") for origin in ("b", "a", "c")]
     _, [entry] = resource_log(touch.ref.arn, copies)
     assert entry.change.origin == "a" and entry.origin_kind == "iam-user"
+
+
+def test_a_data_event_belongs_to_the_object_not_its_bucket() -> None:
+    put = {"eventID": "p", "eventTime": "2024-01-01T00:00:00Z", "eventSource": "s3.amazonaws.com",
+           "eventName": "PutObject", "managementEvent": False, "eventCategory": "Data", "readOnly": False,
+           "recipientAccountId": "111122223333", "awsRegion": "us-east-1",
+           "requestParameters": {"bucketName": "b", "key": "k/1"},
+           "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b/k/1"},
+                         {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::b"}]}
+    assert {r.type for r in resources_of(put)} == {"AWS::S3::Object", "AWS::S3::Bucket"}
+    assert [(r.type, r.arn) for r in written_resources(put)] == [("AWS::S3::Object", "arn:aws:s3:::b/k/1")]
+    policy = {**put, "eventName": "PutBucketPolicy", "managementEvent": True, "eventCategory": "Management",
+              "resources": [], "requestParameters": {"bucketName": "b", "bucketPolicy": {}}}
+    assert [r.type for r in written_resources(policy)] == [r.type for r in resources_of(policy)]

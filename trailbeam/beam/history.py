@@ -11,9 +11,10 @@ Shape of the data, and what each grouping step holds at worst::
 
 - ``Changelog`` holds one event file (and its AttributedEvent file).
 - ``GroupByResource`` (key: a resource's canonical ARN) holds every write event of one resource,
-  attempts included, in minimal form (``changelog.minimal_event``, a few hundred bytes to a few KB). The
-  worst case is the busiest resource: for a bucket with S3 data events logged, every PutObject and
-  DeleteObject on its objects also touches the bucket, so the group grows with the bucket's write traffic.
+  attempts included, in minimal form (``changelog.minimal_event``, a few hundred bytes to a few KB). A
+  data event (PutObject, DeleteObject) counts for its object only, not for the bucket CloudTrail also
+  names (``changelog.written_resources``), so the worst case is the resource with the most write calls of
+  its own (a role or bucket reconfigured all day), not a bucket's object traffic.
   ``history.build_history`` sorts the whole group in memory.
 - ``AggregateReads`` (key: resource ARN, principal, origin, UTC hour) is a combine: workers pre-aggregate
   before the shuffle, so a bucket read millions of times never forms a group of events; a key's
