@@ -723,3 +723,13 @@ def test_initial_state_is_unknown_not_empty():
     for projection in (*BUILTINS, GENERIC):
         initial = projection.initial()
         assert set(initial) == set(projection.fields) and all(v is UNKNOWN for v in initial.values())
+
+
+def test_a_document_nested_too_deep_to_freeze_is_kept_as_text() -> None:
+    from trailbeam import jsonvalue
+    from trailbeam.projections.base import document
+
+    deep = "[" * 900 + "]" * 900                    # parses, but freezing it would exhaust the stack
+    assert document(deep) == deep
+    assert document(jsonvalue.loads(deep)) == deep
+    assert document('{"a": [1]}') == freeze({"a": [1]})

@@ -265,13 +265,17 @@ def document(value: Any) -> Any:
     >>> document('%7B%22Version%22%3A%222012-10-17%22%7D')
     FrozenMap({'Version': '2012-10-17'})
     """
-    if not isinstance(value, str):
-        return freeze(value)
-    for candidate in (value, unquote(value)):
-        try:
-            return freeze(jsonvalue.loads(candidate))
-        except jsonvalue.JsonError:
-            continue
+    try:
+        if not isinstance(value, str):
+            return freeze(value)
+        for candidate in (value, unquote(value)):
+            try:
+                return freeze(jsonvalue.loads(candidate))
+            except jsonvalue.JsonError:
+                continue
+    except RecursionError:
+        # An attacker-made document nested hundreds of levels deep is kept as text, never a crash.
+        return value if isinstance(value, str) else jsonvalue.dumps(value).decode()
     return value
 
 
