@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import fixturedata
+from trailbeam import jsonvalue
 from trailbeam.projections import (
     BUILTINS, DEFAULT, GENERIC, OTHERS, UNKNOWN, Change, FrozenMap, Projection, Registry, State, call_name, diff,
     freeze, is_failed, is_partial, to_json,
@@ -726,9 +727,6 @@ def test_initial_state_is_unknown_not_empty():
 
 
 def test_a_document_nested_too_deep_to_freeze_is_kept_as_text() -> None:
-    from trailbeam import jsonvalue
-    from trailbeam.projections.base import document
-
     deep = "[" * 900 + "]" * 900                    # parses, but freezing it would exhaust the stack
     assert document(deep) == deep
     assert document(jsonvalue.loads(deep)) == deep
