@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trailbeam import __version__, errors
-from trailbeam.cli import evidence, history, identity, store
+from trailbeam.cli import evidence, history, identity, store, timeline
 from trailbeam.cli.common import UsageError
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_demo(commands)
     identity.add_commands(commands)
     history.add_commands(commands)
+    timeline.add_commands(commands)
     return parser
 
 
