@@ -3,15 +3,15 @@
  * Optional speed-up: trailbeam/storescan.py holds the same walk in Python (_locate) and uses it when this
  * extension is not built. tests/unit/test_storescan.py runs every test on both and compares them.
  *
- * locate(records: bytes, count: int) -> bytes: 16 native int64 values per record, in the order of
- * storescan's _START .. _END, then the eventTime. Every read is bounds-checked: a record that runs past the data raises
+ * locate(records: bytes, count: int) -> bytes: 17 native int64 values per record, in the order of
+ * storescan's _START .. _END, then the eventTime, then where cloudTrailEvent starts. Every read is bounds-checked: a record that runs past the data raises
  * ValueError, never reads outside the buffer.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 
-#define WIDTH 16
+#define WIDTH 17
 
 typedef struct {
     const unsigned char *data;
@@ -167,7 +167,8 @@ static PyObject *locate(PyObject *module, PyObject *args) {
         skip_string(&c);                                 /* ingestRun */
         read_long(&c);                                   /* copies */
         advance(&c, 1);                                  /* conflict */
-        skip_string(&c);                                 /* cloudTrailEvent */
+        at[16] = c.pos;                                  /* cloudTrailEvent */
+        skip_string(&c);
         at[14] = c.pos;
     }
     Py_END_ALLOW_THREADS
@@ -181,7 +182,7 @@ static PyObject *locate(PyObject *module, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"locate", locate, METH_VARARGS, "locate(records, count) -> 15 int64 offsets and the eventTime per encoded TrailEvent."},
+    {"locate", locate, METH_VARARGS, "locate(records, count) -> 17 int64 values (offsets, eventTime) per encoded TrailEvent."},
     {NULL, NULL, 0, NULL},
 };
 

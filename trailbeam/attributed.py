@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from trailbeam import avro, cloudtrail, storescan
+from trailbeam import avro, storescan
 from trailbeam.attribution import Attribution, Attributor, Grant, grants_from, light_view, needs_original
 from trailbeam.eventcodec import NULL, long_bytes, optional_string, string_bytes
 from trailbeam.identitystore import session_record
@@ -57,7 +57,7 @@ class _Needs(dict[bytes, bool]):
 
 
 def _original(scanned: storescan.Scanned) -> Any:
-    return cloudtrail.original_event(storescan.decode(scanned))
+    return storescan.original(scanned)
 
 
 def _issues(event: Any) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 
 import fastavro
 
-from trailbeam import cloudtrail, jsonvalue, storescan
+from trailbeam import jsonvalue, storescan
 from trailbeam.history import ResourceChange, build_history, ordered_events
 from trailbeam.projections import DEFAULT, Registry, to_json
 from trailbeam.resources import ResourceRef, is_write, resources_of
@@ -222,7 +222,7 @@ def changelog_file(data: bytes, attributed: bytes | None = None, *, reads: bool 
     for index, scanned in enumerate(events):
         if scanned.read_only is True and not reads:
             continue
-        event = cloudtrail.original_event(storescan.decode(scanned))
+        event = storescan.original(scanned)
         origin_principal, origin_kind = origins[index] if origins is not None else (None, None)
         write = is_write(event)
         if not write and not reads:

@@ -29,14 +29,14 @@ from typing import Any, NamedTuple
 
 import fastavro
 
-from trailbeam import avro, avrofile
+from trailbeam import avro, avrofile, jsonvalue
 
 try:  # the same walk in C (trailbeam/_storescan.c), built by setup.py when a compiler is there
     from trailbeam import _storescan as _native
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
 
-__all__ = ["WIDTH", "Located", "Scanned", "decode", "locate", "optional_strings", "scan"]
+__all__ = ["WIDTH", "Located", "Scanned", "decode", "locate", "optional_strings", "original", "scan"]
 
 _read_long = avrofile.read_long
 
@@ -52,6 +52,7 @@ class Scanned(NamedTuple):
     place: bytes         # encoded recipientAccountId + sourceIPAddress + userAgent
     failed: bool         # errorCode present
     read_only: bool | None   # the readOnly column
+    original_at: int     # where the cloudTrailEvent text starts in ``record`` (see ``original``)
     head: bytes          # encoded AttributedEvent columns eventTime … userName (see attributed.py)
 
 
@@ -93,10 +94,11 @@ def _skip_optionals(buf: bytes, pos: int, count: int) -> int:
     return pos
 
 
-# Values kept per record by ``_locate``, in this order: positions in the joined records, then the eventTime.
+# Values kept per record by ``_locate``, in this order: positions in the joined records, the eventTime, then
+# where the cloudTrailEvent text (with its length) starts.
 _START, _ID, _NAME, _NAME_END, _REGION, _ACCOUNT, _ACCOUNT_END, _ERROR, _ERROR_END, _IP, _UA_END, \
-    _IDENTITY, _IDENTITY_HEAD_END, _IDENTITY_END, _END, _TIME = range(16)
-WIDTH = 16
+    _IDENTITY, _IDENTITY_HEAD_END, _IDENTITY_END, _END, _TIME, _ORIGINAL = range(17)
+WIDTH = 17
 
 
 def _locate(buf: bytes, count: int, offsets: array) -> None:
@@ -142,21 +144,21 @@ def _locate(buf: bytes, count: int, offsets: array) -> None:
         pos = skip_string(buf, skip_string(buf, skip_string(buf, pos)))   # source: uri, sha256, contentSha256
         pos = read_long(buf, pos)[1]                                      # position
         pos = skip_string(buf, skip(buf, skip_string(buf, pos), 1))       # shape, wrapper, ingestRun
-        pos = read_long(buf, pos)[1] + 1                                  # copies, conflict
+        original_at = pos = read_long(buf, pos)[1] + 1                    # copies, conflict
         pos = skip_string(buf, pos)                                       # cloudTrailEvent
         extend((start, id_start, name_at, name_end, region_at, account_at, account_end, error_at, error_end,
-                ip_at, ua_end, identity_at, identity_head_end, identity_end, pos, event_time))
+                ip_at, ua_end, identity_at, identity_head_end, identity_end, pos, event_time, original_at))
 
 
 def _scanned(buf: bytes, at: tuple[int, ...]) -> Scanned:
     """One record from its WIDTH values."""
     (start, id_start, name_at, name_end, region_at, account_at, account_end, error_at, error_end, ip_at, ua_end,
-     identity_at, identity_head_end, identity_end, end, event_time) = at
+     identity_at, identity_head_end, identity_end, end, event_time, original_at) = at
     return Scanned(
         record=buf[start:end], event_time=event_time, event_id=buf[id_start:name_at].decode(),
         name_source=buf[name_at:name_end], identity=buf[identity_at:identity_end],
         place=buf[account_at:account_end] + buf[ip_at:ua_end], failed=buf[error_at] != 0,
-        read_only=None if buf[account_end] == 0 else buf[account_end + 1] == 1,
+        read_only=None if buf[account_end] == 0 else buf[account_end + 1] == 1, original_at=original_at - start,
         head=b"".join((buf[start:name_end], buf[region_at:account_end], buf[error_at:error_end], buf[ip_at:ua_end],
                        buf[identity_at:identity_head_end])),
     )
@@ -219,7 +221,7 @@ class Located:
         buf, offsets = self.records, self.offsets
         for index, at in enumerate(range(0, len(offsets), WIDTH)):
             (start, _, name_at, name_end, region_at, account_at, account_end, error_at, error_end, ip_at, ua_end,
-             identity_at, identity_head_end, identity_end, _, event_time) = offsets[at:at + WIDTH]
+             identity_at, identity_head_end, identity_end, _, event_time, _) = offsets[at:at + WIDTH]
             yield (index, event_time, buf[name_at:name_end], buf[identity_at:identity_end],
                    buf[account_at:account_end] + buf[ip_at:ua_end], buf[error_at] != 0,
                    b"".join((buf[start:name_end], buf[region_at:account_end], buf[error_at:error_end],
@@ -256,6 +258,13 @@ def scan(data: bytes) -> Iterator[Scanned]:
         ValueError: not a readable Avro container, or not a file of TrailEvents.
     """
     return iter(locate(data))
+
+
+def original(scanned: Scanned) -> Any:
+    """The original CloudTrail event of a scanned record (``cloudtrail.original_event`` of its row), parsed
+    straight from the record's ``cloudTrailEvent`` bytes: no Avro decoding of the rest."""
+    size, at = _read_long(scanned.record, scanned.original_at)
+    return jsonvalue.loads(scanned.record[at:at + size])
 
 
 def decode(scanned: Scanned) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from typing import Any, cast
 import fastavro
 
 from trailbeam import (
-    avro, avrofile, changelog, cloudtrail, derived, errors, historystore, identityreport, identitystore, partitions,
+    avro, avrofile, changelog, derived, errors, historystore, identityreport, identitystore, partitions,
     store, storescan, summary, timestamps, usage,
 )
 from trailbeam.attribution import Grant, build_indexes
@@ -272,7 +272,7 @@ def _matches_in(located: storescan.Located, attributed: _Attributed | None, sele
         scanned = located.scanned(index)
         event = None
         if selection.resource is not None:
-            event = cloudtrail.original_event(storescan.decode(scanned))
+            event = storescan.original(scanned)
             if arn not in {ref.arn for ref in resources_of(event)}:
                 continue
         time = scanned.event_time
@@ -283,7 +283,7 @@ def _matches_in(located: storescan.Located, attributed: _Attributed | None, sele
             record = _record_of(attributed, index, scanned.event_id)
             core = record is not None and _identity_matches(selection, record)
         if core and selection.selectors is not None:
-            event = event if event is not None else cloudtrail.original_event(storescan.decode(scanned))
+            event = event if event is not None else storescan.original(scanned)
             core = selection.selectors.matches(event)
         if core:
             found[index] = selection.is_everything and scanned.event_id in source.known_context

@@ -80,6 +80,7 @@ def check_scanned(scanned: storescan.Scanned, row: dict[str, Any]) -> None:
         row["recipientAccountId"], row["sourceIPAddress"], row["userAgent"]]
     assert scanned.failed == (row["errorCode"] is not None)
     assert scanned.read_only is row["readOnly"]
+    assert storescan.original(scanned) == cloudtrail.original_event(row)
     identity = row["userIdentity"]
     assert storescan.optional_strings(scanned.identity, 6) == [identity[f] for f in IDENTITY_FIELDS]
 
@@ -171,5 +172,5 @@ def test_both_walks_find_the_same_offsets_and_refuse_damage_alike() -> None:
             continue
         found = array("q")
         found.frombytes(offsets)
-        positions = [v for i, v in enumerate(found) if i % storescan.WIDTH != storescan.WIDTH - 1]  # not the time
+        positions = [v for i, v in enumerate(found) if i % storescan.WIDTH != storescan._TIME]  # not the time
         assert all(0 <= value <= len(damaged) for value in positions)

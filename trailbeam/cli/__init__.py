@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trailbeam import __version__, errors
-from trailbeam.cli import evidence, history, identity, store, timeline
+from trailbeam.cli import case, evidence, history, identity, store, timeline
 from trailbeam.cli.common import UsageError
 
 __all__ = ["build_parser", "main"]
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity.add_commands(commands)
     history.add_commands(commands)
     timeline.add_commands(commands)
+    case.add_commands(commands)
     return parser
 
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        if extra and args.command not in ("ingest", "demo", "attribute", "histories"):
+        if extra and args.command not in ("ingest", "demo", "attribute", "histories", "investigate"):
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
         logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                             format="%(levelname)s %(name)s: %(message)s")

@@ -89,10 +89,13 @@ def add_commands(commands: Any) -> None:
 
 
 def add_demo(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="sample -> ingest -> stats -> attribute on bundled synthetic data",
-                               description="The main job on embedded defaults: write the synthetic "
-                               "sample trail, ingest it with the local runner, summarise the store.")
-    demo.add_argument("--out", default="demo", metavar="DIR", help="folder for trail/ and store/ (default ./demo)")
+    demo = commands.add_parser("demo", help="sample -> investigate (ingest ... report) on bundled synthetic data",
+                               description="The main job on embedded defaults: write the synthetic sample trail "
+                               "with its attack story, run trailbeam investigate on it with the local runner "
+                               "(ingest, verify, attribute, histories, findings, timeline, HTML report) and "
+                               "summarise the store.")
+    demo.add_argument("--out", default="demo", metavar="DIR",
+                      help="folder for trail/, store/ and report.html (default ./demo)")
     demo.add_argument("--events", type=int, default=5000)
     demo.set_defaults(handler=_demo)
 
@@ -199,25 +202,22 @@ def _sample(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from trailbeam import sample
+    from trailbeam import identitystore, sample
+    from trailbeam.cli.case import REPORT, investigate
 
     out = Path(args.out)
     trail, store_dir = out / "trail", out / "store"
     if store_dir.exists():
         raise UsageError(f"{store_dir} exists already; choose another --out or remove it")
     written = sample.write_sample(trail, events=args.events)
-    print(f"1. sample: {written.records:,} records in {written.files:,} files under {trail}")
-    print(f"2. ingest into {store_dir}")
+    print(f"sample: {written.records:,} records in {written.files:,} files under {trail}")
     # The logs only: ground-truth.json beside them is the answer key, not evidence.
-    run_summary = run_ingest([str(trail / "AWSLogs")], str(store_dir), beam_args=beam_args,
-                             progress=sys.stderr.isatty())
-    print(summary.render(run_summary))
-    print(f"3. stats of {store_dir}")
-    print(_render_stats(str(store_dir), "table"))
-    print(f"4. attribute every event to its session chain and origin ({store_dir}/identity/)")
-    from pipelines import attribute as attribute_pipeline
-
-    print(render_attribution(attribute_pipeline.run([f"--store={store_dir}", *beam_args])))
+    print(f"\n$ trailbeam investigate {trail / 'AWSLogs'} --out {out}")
+    code = investigate([str(trail / "AWSLogs")], str(out), beam_args=beam_args)
+    print(f"\n# the ingest run\n{summary.render(store.run_summaries(str(store_dir))[-1])}")
+    print(f"\n# what {store_dir} holds\n{_render_stats(str(store_dir), 'table')}")
+    print(f"\n# attribution of every event to its session chain and origin ({store_dir}/identity/)\n"
+          f"{render_attribution(identitystore.read_summary(str(store_dir)))}")
     attack = json.loads(Path(written.ground_truth).read_text())["attack"]
     print(f"\nThe trail hides an attack (answer key: {written.ground_truth}). Its events:")
     end = timestamps.format_micros(timestamps.parse_micros(attack["end"]) + 1_000_000)  # --end is exclusive
@@ -226,10 +226,9 @@ def _demo(args: argparse.Namespace, beam_args: list[str]) -> int:
     print("Who was behind them, through which roles:")
     print(f"  trailbeam activity {attack['origin_principal']} --store {store_dir}")
     print(f"  trailbeam identities --store {store_dir}")
-    print(f"  trailbeam signals --store {store_dir}")
-    return 0
-
-
+    print(f"  trailbeam findings --store {store_dir}")
+    print(f"\nThe incident report, one self-contained HTML file: {(out / REPORT).resolve()}")
+    return code
 
 
 # ---- reading commands ----
