@@ -13,24 +13,32 @@ cache, the columns an AttributedEvent shares with the event are copied as encode
 attribution part (the "tail") is cached per identity and outcome. ``tests/unit/test_attributed.py``
 proves every record equal to a straightforward fastavro encoding of ``attribution.attribute``'s answer.
 
-Pure: stdlib and trailbeam's pure modules.
+Reading back: ``AttributedReader`` reads a written file beside its event file, decoding each distinct
+attribution once.
+
+Pure: stdlib, fastavro and trailbeam's pure modules.
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trailbeam import avro, storescan
+import fastavro
+
+from trailbeam import avro, avrofile, storescan
 from trailbeam.attribution import Attribution, Attributor, Grant, grants_from, light_view, needs_original
 from trailbeam.eventcodec import NULL, long_bytes, optional_string, string_bytes
 from trailbeam.identitystore import session_record
 from trailbeam.sessions import Session, sessions_from
 from trailbeam.usage import EVIDENCE, CredentialUse
 
-__all__ = ["FileAttribution", "Issued", "attribute_file", "encode_tail", "issued_in"]
+__all__ = ["AttributedReader", "FileAttribution", "Issued", "attribute_file", "encode_tail", "issued_in"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,3 +233,88 @@ def _counts(outcomes: dict[tuple[bytes, Attribution], int], identities: dict[byt
             if attribution.basis == "none" or attribution.confidence == "low":
                 counts["temporary-unattributed"] += n
     return dict(sorted(counts.items()))
+
+
+# ---- reading AttributedEvent files back ----------------------------------------------------------------
+
+_PREFIX = 48                    # bytes of an encoded attribution that index it
+
+
+class AttributedReader:
+    """An AttributedEvent file read alongside its event file, cheaply.
+
+    ``trailbeam.attributed`` writes each record as the event's own columns, exactly the bytes
+    ``storescan`` gives as ``head``, followed by the encoded attribution (the "tail"), which every event of
+    the same attribution shares byte for byte; a file has a few dozen distinct tails. So the walk checks each
+    head, recognises the tail among those seen (Avro encodings are prefix-free: bytes that start with a known
+    tail hold that tail), and decodes only new tails. ``read`` returns None for a file written otherwise
+    (another version): callers then decode it with fastavro.
+    """
+
+    __slots__ = ("_data", "_spans", "_tails", "_head_schema")
+
+    def __init__(self, data: bytes, spans: list[tuple[int, int, int]], tails: list[dict[str, Any]],
+                 head_schema: Any) -> None:
+        self._data, self._spans, self._tails, self._head_schema = data, spans, tails, head_schema
+
+    @classmethod
+    def read(cls, attributed: bytes, heads: Sequence[bytes]) -> AttributedReader | None:
+        container = avrofile.read_container(attributed)
+        schemas = _split_schema(container.schema_json)
+        if schemas is None or container.count != len(heads):
+            return None
+        data = b"".join(block for _, block in container.blocks)
+        buffer = io.BytesIO(data)
+        known: list[bytes] = []
+        by_prefix: dict[bytes, list[int]] = {}     # the first _PREFIX bytes of a tail -> the tails starting so
+        tails: list[dict[str, Any]] = []
+        spans = []
+        pos, last = 0, 0
+        for head in heads:
+            if not data.startswith(head, pos):
+                return None
+            at = pos + len(head)
+            if known and data.startswith(known[last], at):
+                number = last
+            else:
+                candidates = (*by_prefix.get(data[at:at + _PREFIX], ()), *by_prefix.get(b"", ()))
+                number = next((n for n in candidates if data.startswith(known[n], at)), -1)
+                if number < 0:
+                    buffer.seek(at)
+                    tails.append(fastavro.schemaless_reader(buffer, schemas[1], None))
+                    number = len(known)
+                    known.append(data[at:buffer.tell()])
+                    # Tails shorter than the prefix are few and tried every time (under b"").
+                    key = known[number][:_PREFIX] if len(known[number]) >= _PREFIX else b""
+                    by_prefix.setdefault(key, []).append(number)
+            spans.append((pos, at, number))
+            pos, last = at + len(known[number]), number
+        return cls(data, spans, tails, schemas[0]) if pos == len(data) else None
+
+    def origin(self, index: int) -> tuple[str, str | None]:
+        """(originPrincipal, originAccessKey) of a record."""
+        tail = self._tails[self._spans[index][2]]
+        return tail["originPrincipal"], tail["originAccessKey"]
+
+    def attribution(self, index: int) -> dict[str, Any]:
+        """The attribution fields of a record (basis … createdBy), decoded once per distinct tail."""
+        return self._tails[self._spans[index][2]]
+
+    def record(self, index: int) -> dict[str, Any]:
+        """A whole record, as fastavro decodes it."""
+        start, head_end, tail = self._spans[index]
+        head = fastavro.schemaless_reader(io.BytesIO(self._data[start:head_end]), self._head_schema, None)
+        return {**head, **self._tails[tail]}
+
+
+@functools.cache
+def _split_schema(schema_json: str) -> tuple[Any, Any] | None:
+    """An AttributedEvent writer schema cut before ``basis``: (the event's columns, the attribution)."""
+    schema = json.loads(schema_json)
+    names = [field["name"] for field in schema.get("fields", ())]
+    if "basis" not in names:
+        return None
+    cut = names.index("basis")
+    return tuple(fastavro.parse_schema({"type": "record", "name": name, "namespace": "trailbeam", "fields": fields})
+                 for name, fields in (("AttributedHead", schema["fields"][:cut]),
+                                      ("AttributedTail", schema["fields"][cut:])))

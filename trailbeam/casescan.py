@@ -24,7 +24,6 @@ Pure: stdlib, fastavro and trailbeam's pure modules.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from array import array
@@ -36,6 +35,7 @@ from typing import Any
 import fastavro
 
 from trailbeam import avrofile, detections, jsonvalue, storescan
+from trailbeam.attributed import AttributedReader
 from trailbeam.projections.base import call_name, is_failed
 from trailbeam.report import TimelineRow
 from trailbeam.resources import resources_of
@@ -45,7 +45,6 @@ __all__ = ["HOUR", "OUTSIDE", "TRAIL_BUCKET", "CaseEvent", "Plan", "Survey", "ne
 HOUR = 3_600_000_000
 OUTSIDE = 0xFFFFFFFF            # origin code of an event outside the case window
 _REQUEST_CHARS = 600            # characters of requestParameters shown in a row
-_PREFIX = 48                    # bytes of an encoded attribution that index it
 TRAIL_BUCKET = "logging.trail-bucket"
 
 # AttributedEvent read through a reader schema of the fields a survey needs: fastavro skips the rest.
@@ -102,88 +101,12 @@ def touches(event: Mapping[str, Any], arn: str) -> bool:
     return any(ref.arn == arn or ref.arn.startswith(inside) for ref in resources_of(event))
 
 
-class _Attribution:
-    """An AttributedEvent file read alongside its event file, cheaply.
-
-    ``trailbeam.attributed`` writes each record as the event's own columns, exactly the bytes
-    ``storescan`` gives as ``head``, followed by the encoded attribution (the "tail"), which every event of
-    the same attribution shares byte for byte; a file has a few dozen distinct tails. So the walk checks each
-    head, recognises the tail among those seen (Avro encodings are prefix-free: bytes that start with a known
-    tail hold that tail), and decodes only new tails. ``read`` returns None for a file written otherwise
-    (another version): callers then decode it with fastavro.
-    """
-
-    __slots__ = ("_data", "_spans", "_tails", "_head_schema")
-
-    def __init__(self, data: bytes, spans: list[tuple[int, int, int]], tails: list[dict[str, Any]],
-                 head_schema: Any) -> None:
-        self._data, self._spans, self._tails, self._head_schema = data, spans, tails, head_schema
-
-    @classmethod
-    def read(cls, attributed: bytes, heads: Sequence[bytes]) -> _Attribution | None:
-        container = avrofile.read_container(attributed)
-        schemas = _split_schema(container.schema_json)
-        if schemas is None or container.count != len(heads):
-            return None
-        data = b"".join(block for _, block in container.blocks)
-        buffer = io.BytesIO(data)
-        known: list[bytes] = []
-        by_prefix: dict[bytes, list[int]] = {}     # the first _PREFIX bytes of a tail -> the tails starting so
-        tails: list[dict[str, Any]] = []
-        spans = []
-        pos, last = 0, 0
-        for head in heads:
-            if not data.startswith(head, pos):
-                return None
-            at = pos + len(head)
-            if known and data.startswith(known[last], at):
-                number = last
-            else:
-                candidates = (*by_prefix.get(data[at:at + _PREFIX], ()), *by_prefix.get(b"", ()))
-                number = next((n for n in candidates if data.startswith(known[n], at)), -1)
-                if number < 0:
-                    buffer.seek(at)
-                    tails.append(fastavro.schemaless_reader(buffer, schemas[1], None))
-                    number = len(known)
-                    known.append(data[at:buffer.tell()])
-                    # Tails shorter than the prefix are few and tried every time (under b"").
-                    key = known[number][:_PREFIX] if len(known[number]) >= _PREFIX else b""
-                    by_prefix.setdefault(key, []).append(number)
-            spans.append((pos, at, number))
-            pos, last = at + len(known[number]), number
-        return cls(data, spans, tails, schemas[0]) if pos == len(data) else None
-
-    def origin(self, index: int) -> tuple[str, str | None]:
-        """(originPrincipal, originAccessKey) of a record."""
-        tail = self._tails[self._spans[index][2]]
-        return tail["originPrincipal"], tail["originAccessKey"]
-
-    def record(self, index: int) -> dict[str, Any]:
-        """A whole record, as fastavro decodes it."""
-        start, head_end, tail = self._spans[index]
-        head = fastavro.schemaless_reader(io.BytesIO(self._data[start:head_end]), self._head_schema, None)
-        return {**head, **self._tails[tail]}
-
-
-@functools.cache
-def _split_schema(schema_json: str) -> tuple[Any, Any] | None:
-    """An AttributedEvent writer schema cut before ``basis``: (the event's columns, the attribution)."""
-    schema = json.loads(schema_json)
-    names = [field["name"] for field in schema.get("fields", ())]
-    if "basis" not in names:
-        return None
-    cut = names.index("basis")
-    return tuple(fastavro.parse_schema({"type": "record", "name": name, "namespace": "trailbeam", "fields": fields})
-                 for name, fields in (("AttributedHead", schema["fields"][:cut]),
-                                      ("AttributedTail", schema["fields"][cut:])))
-
-
 def _origins(attributed: bytes | None, located: storescan.Located, heads: Sequence[bytes]
              ) -> list[tuple[str, str | None]] | None:
     """(originPrincipal, originAccessKey) per event, or None when the file has no matching AttributedEvent file."""
     if attributed is None:
         return None
-    walked = _Attribution.read(attributed, heads)
+    walked = AttributedReader.read(attributed, heads)
     if walked is not None:
         return [walked.origin(index) for index in range(len(heads))]
     found = [(r["originPrincipal"], r["originAccessKey"])
@@ -342,7 +265,7 @@ def rows(data: bytes, attributed: bytes | None, picks: Mapping[int, str]) -> lis
 
 def _records_at(attributed: bytes, heads: Sequence[bytes], indices: set[int]) -> dict[int, dict[str, Any]]:
     """The AttributedEvent records at ``indices`` of one file."""
-    walked = _Attribution.read(attributed, heads)
+    walked = AttributedReader.read(attributed, heads)
     if walked is not None:
         return {index: walked.record(index) for index in indices}
     container = avrofile.read_container(attributed)

@@ -31,7 +31,8 @@ from typing import Any
 import fastavro
 
 from trailbeam import jsonvalue, storescan
-from trailbeam.history import ResourceChange, build_history, ordered_events
+from trailbeam.attributed import AttributedReader
+from trailbeam.history import ResourceChange, history_steps
 from trailbeam.projections import DEFAULT, Registry, to_json
 from trailbeam.resources import ResourceRef, is_write, resources_of
 
@@ -162,6 +163,10 @@ def _joined(events: Sequence[storescan.Scanned], attributed: bytes | None) -> li
     """Origins aligned with ``events``, or None when there is no attributed file or it does not match."""
     if attributed is None:
         return None
+    reader = AttributedReader.read(attributed, [event.head for event in events])
+    if reader is not None:        # the usual case: decoded once per distinct attribution, not per event
+        return [(tail["originPrincipal"], tail["originKind"])
+                for tail in (reader.attribution(index) for index in range(len(events)))]
     origins = origins_in(attributed)
     if len(origins) != len(events) or any(o[0] != e.event_id for o, e in zip(origins, events)):
         return None
@@ -288,14 +293,8 @@ def resource_log(arn: str, touches: Iterable[Touch], *, registry: Registry = DEF
                 kept.event, kept.origin_principal or "", kept.origin_kind or ""):
             chosen[touch.event_id] = touch
     events = [jsonvalue.loads(touch.event) for touch in chosen.values()]
-    projection = registry.for_type(ref.type)
-    state = projection.initial()
     entries = []
-    for sequence, (change, event) in enumerate(zip(build_history(ref, events, registry=registry),
-                                                   ordered_events(events, projection))):
-        if change.event_id != event["eventID"]:
-            raise AssertionError(f"replay orders disagree at {change.event_id} / {event['eventID']}")
-        state = projection.apply(state, event, ref)
+    for sequence, (change, event, state) in enumerate(history_steps(ref, events, registry=registry)):
         touch = chosen[change.event_id]
         change = replace(change, origin=touch.origin_principal, principal=principal_of(event))
         entries.append(Entry(change=change, sequence=sequence, origin_kind=touch.origin_kind,

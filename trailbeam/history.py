@@ -98,22 +98,12 @@ def _replay(ref: ResourceRef, events: Iterable[Mapping[str, Any]], registry: Reg
         state = after
 
 
-def build_history(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *,
-                  registry: Registry = DEFAULT) -> list[ResourceChange]:
-    """Every event of ``ref`` as a ``ResourceChange``, in replay order, with the fields each call changed.
-
-    Args:
-        ref: the resource; ``ref.type`` picks the projection from ``registry``.
-        events: the original CloudTrail events that touched it, in any order, copies allowed.
-        registry: where projections come from; pass your own to use custom ones.
-
-    Raises:
-        ValueError: an event without an eventID or with a malformed eventTime.
-    """
-    history = []
+def history_steps(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *, registry: Registry = DEFAULT
+                  ) -> Iterator[tuple[ResourceChange, Mapping[str, Any], State]]:
+    """``build_history`` with, for every change, the event behind it and the state after it (one replay)."""
     for event, at, before, after in _replay(ref, events, registry):
         failed = is_failed(event)
-        history.append(ResourceChange(
+        yield ResourceChange(
             resource_arn=ref.arn,
             resource_type=ref.type,
             event_time=at,
@@ -127,8 +117,22 @@ def build_history(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *,
             error_code=str(event["errorCode"]) if failed else None,
             applied=not failed,
             changes=tuple(diff(before, after)),
-        ))
-    return history
+        ), event, after
+
+
+def build_history(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *,
+                  registry: Registry = DEFAULT) -> list[ResourceChange]:
+    """Every event of ``ref`` as a ``ResourceChange``, in replay order, with the fields each call changed.
+
+    Args:
+        ref: the resource; ``ref.type`` picks the projection from ``registry``.
+        events: the original CloudTrail events that touched it, in any order, copies allowed.
+        registry: where projections come from; pass your own to use custom ones.
+
+    Raises:
+        ValueError: an event without an eventID or with a malformed eventTime.
+    """
+    return [change for change, _, _ in history_steps(ref, events, registry=registry)]
 
 
 def replay(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *, registry: Registry = DEFAULT) -> State:
