@@ -196,6 +196,8 @@ def investigate(sources: Sequence[str], out_dir: str, *, focus: Any = None, publ
         return None, f"{run['events']:,} events attributed, {run['sessions']:,} sessions, {run['signals']:,} signals"
 
     def histories() -> tuple[None, str]:
+        # In one process: with worker processes the local runner holds the grouped write events twice
+        # (1M events: 81 s instead of ~97 s, but 3.6 GB instead of ~2 GB for the whole tree).
         run = history_pipeline.run([f"--store={store_dir}", *beam_args])
         return None, f"{run['resources']:,} resources, {run['entries']:,} change-log entries"
 
