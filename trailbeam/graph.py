@@ -29,7 +29,7 @@ import networkx as nx
 
 from trailbeam import timestamps
 from trailbeam.attribution import Grant
-from trailbeam.sessions import Session, session_index
+from trailbeam.sessions import Session, account_of, session_index
 from trailbeam.usage import CredentialUse
 
 __all__ = ["build_graph", "node_for_principal", "origin_tree", "reaching", "to_node_link", "write_graphml",
@@ -59,11 +59,6 @@ def _arn_parts(arn: str) -> tuple[str, str, str] | None:
     """``arn:partition:service:region:account:resource`` -> (partition, account, resource)."""
     parts = arn.split(":", 5)
     return (parts[1], parts[4], parts[5]) if len(parts) == 6 and parts[0] == "arn" else None
-
-
-def _account_of(arn: str | None) -> str | None:
-    parts = _arn_parts(arn) if arn else None
-    return (parts[1] or None) if parts else None
 
 
 def _principal(arn: str, roles: Mapping[tuple[str, str], str]) -> str:
@@ -112,7 +107,7 @@ def _node(graph: nx.MultiDiGraph, node_id: str, label: str | None = None, **attr
         kind = node_id.partition(":")[0]
         graph.add_node(node_id, kind=kind, label=label or _principal_label(node_id))
         if kind in ("user", "role"):
-            attrs.setdefault("account", _account_of(node_id.partition(":")[2]))
+            attrs.setdefault("account", account_of(node_id.partition(":")[2]))
     data = graph.nodes[node_id]
     for name, value in attrs.items():
         if value is not None and value != "":
@@ -157,7 +152,7 @@ def _issuer(session: Session, roles: Mapping[tuple[str, str], str], graph: nx.Mu
         if caller is not None:
             key_owners.add((session.caller_key, caller))
         return _node(graph, f"key:{session.caller_key}", label=session.caller_key,
-                     account=_account_of(session.caller_arn))
+                     account=account_of(session.caller_arn))
     return _node(graph, caller) if caller is not None else None
 
 
@@ -165,7 +160,7 @@ def _add_session(graph: nx.MultiDiGraph, session: Session, event_ids: list[str],
                  roles: Mapping[tuple[str, str], str], key_owners: set[tuple[str, str]]) -> None:
     target = _principal(session.role_arn, roles) if session.role_arn else None
     node = _node(graph, f"session:{session.issued_by_event}", label=session.session_name or session.via,
-                 account=_account_of(session.role_arn) or session.account, via=session.via,
+                 account=account_of(session.role_arn) or session.account, via=session.via,
                  assumed_arn=session.assumed_arn, source_identity=session.source_identity,
                  expires_at=None if session.expires_at is None else _iso(session.expires_at),
                  event_ids=" ".join(event_ids))
@@ -176,9 +171,9 @@ def _add_session(graph: nx.MultiDiGraph, session: Session, event_ids: list[str],
               source_ip=session.source_ip, user_agent=session.user_agent)
     if target is not None:
         # The role account's copy of a cross-account call shows the caller only as "AWSAccount".
-        caller_account = _account_of(session.caller_arn) or (
+        caller_account = account_of(session.caller_arn) or (
             session.account if session.caller_type != "AWSAccount" else None)
-        target_account = _account_of(session.role_arn)
+        target_account = account_of(session.role_arn)
         crossed = session.caller_type == "AWSAccount" or (
             None not in (caller_account, target_account) and caller_account != target_account)
         _edge(graph, node, _node(graph, target), "assumed", at, via=session.via, cross_account=crossed)

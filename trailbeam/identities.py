@@ -29,7 +29,7 @@ import fastavro
 from trailbeam import avrofile, errors, identitystore, timestamps
 from trailbeam.attribution import Grant
 from trailbeam.eventcodec import string_bytes
-from trailbeam.sessions import Session, session_index, shared_event_index
+from trailbeam.sessions import Session, account_of, session_index, shared_event_index
 from trailbeam.usage import CredentialUse
 
 __all__ = ["Action", "Hop", "Lineage", "Reach", "Trace", "activity", "event_in", "find_event", "lineage",
@@ -132,11 +132,6 @@ class Action:
 
 def _micros(value: datetime | int | None) -> int | None:
     return timestamps.datetime_micros(value) if isinstance(value, datetime) else value
-
-
-def _account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":", 5)
-    return parts[4] or None if len(parts) == 6 and parts[0] == "arn" else None
 
 
 def _short(text: str) -> str:
@@ -405,7 +400,7 @@ def overview(sessions: Iterable[Session], issuers: Mapping[str, Record], uses: I
             count, reached_by = roles.get(session.role_arn, (0, set()))
             roles[session.role_arn] = (count + 1, reached_by | {trace.origin_principal})
         if session.cross_account:
-            route = (session.caller_account, _account(session.role_arn), session.role_arn)
+            route = (session.caller_account, account_of(session.role_arn), session.role_arn)
             hops[route] = hops.get(route, 0) + 1
         length, count, first, event_id = chains.get(trace.text, (len(trace.hops), 0, session.issued_at,
                                                                  session.issued_by_event))

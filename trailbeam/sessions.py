@@ -27,7 +27,7 @@ from typing import Any
 
 from trailbeam import timestamps
 
-__all__ = ["Session", "is_issuing_call", "origin_of", "parse_expiration", "session_index", "sessions_from",
+__all__ = ["Session", "account_of", "is_issuing_call", "origin_of", "parse_expiration", "session_index", "sessions_from",
            "shared_event_index"]
 
 _STS = "sts.amazonaws.com"
@@ -203,10 +203,15 @@ def is_issuing_call(event_source: str | None, event_name: str | None) -> bool:
     return spec is not None and spec.event_source == event_source
 
 
-def _account_of(arn: str | None) -> str | None:
-    """The account field of an ARN: ``arn:aws:iam::111122223333:role/x`` -> ``111122223333``."""
+def account_of(arn: str | None) -> str | None:
+    """The account field of an ARN: ``arn:aws:iam::111122223333:role/x`` -> ``111122223333``; None for
+    anything else, and for ARNs without an account (``arn:aws:s3:::bucket``).
+
+    >>> account_of("arn:aws:iam::111122223333:role/x"), account_of("arn:aws:s3:::b"), account_of("role/x")
+    ('111122223333', None, None)
+    """
     parts = (arn or "").split(":", 5)
-    return parts[4] or None if len(parts) == 6 else None
+    return (parts[4] or None) if len(parts) == 6 and parts[0] == "arn" else None
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
@@ -247,7 +252,7 @@ def sessions_from(event: Any) -> Iterator[Session]:
         return
     role_arn = spec.role_arn(event)
     caller_account = _text(event, (_UID, "accountId"))
-    role_account = _account_of(role_arn)
+    role_account = account_of(role_arn)
     yield Session(
         issued_by_event=_event_id(event),
         via=name,

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from trailbeam.attribution import session_origin
-from trailbeam.sessions import Session, origin_of, session_index
+from trailbeam.sessions import Session, account_of, origin_of, session_index
 from trailbeam.usage import CredentialUse, merge_all
 
 __all__ = ["DETECTORS", "MAX_EVIDENCE", "Signal", "detect"]
@@ -91,21 +91,12 @@ def _network(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}", strict=False))
 
 
-def _account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return (parts[4] or None) if len(parts) > 5 and parts[0] == "arn" else None
-
-
 def _caller_account(session: Session) -> str | None:
-    return session.caller_account or _account(session.caller_arn)
+    return session.caller_account or account_of(session.caller_arn)
 
 
 def _target_account(session: Session) -> str | None:
-    return _account(session.role_arn) or _account(session.assumed_arn) or session.account
-
-
-def _is_cross_account(session: Session) -> bool:
-    return session.cross_account
+    return account_of(session.role_arn) or account_of(session.assumed_arn) or session.account
 
 
 def _origin(chain: list[Session]) -> str:
@@ -214,7 +205,7 @@ def _cross_account_chain(trail: _Trail) -> Iterator[Signal]:
     callers = {s.caller_key for s in trail.by_key.values()}
     for key in trail.by_key:
         chain = origin_of(key, trail.by_key)
-        if key in callers or not any(_is_cross_account(s) for s in chain):
+        if key in callers or not any(s.cross_account for s in chain):
             continue                  # not the end of a chain, or a chain that stays in one account
         accounts: list[str] = []
         for account in [_caller_account(chain[0]), *map(_target_account, chain)]:
