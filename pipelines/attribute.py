@@ -15,13 +15,14 @@ import sys
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from trailbeam import errors, identitystore, store
+from trailbeam import derived, errors, identitystore, store
 from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.launch import run_pipeline
 from trailbeam.beam.identity import AttributeStore
 from trailbeam.beam.options import IngestOptions
-from pipelines.ingest import _RUN_ID, default_run_id
+from pipelines.ingest import check_run_id, default_run_id
 
 
 def validated(options: PipelineOptions) -> IngestOptions:
@@ -29,8 +30,7 @@ def validated(options: PipelineOptions) -> IngestOptions:
     if not scope.store:
         raise errors.InputError("give --store")
     scope.run_id = scope.run_id or default_run_id()
-    if not _RUN_ID.match(scope.run_id):
-        raise errors.InputError(f"--run_id {scope.run_id!r}: use letters, digits, '.', '_' and '-'")
+    check_run_id(scope.run_id)
     return scope
 
 
@@ -52,17 +52,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the attribution; returns the committed run's summary."""
-    options = PipelineOptions(argv)
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = "FnApiRunner"
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, options)
-    pipeline.run().wait_until_finish()
-    scope = options.view_as(IngestOptions)
-    summary_path = f"{identitystore.run_root(scope.store, scope.run_id)}/{identitystore.SUMMARY}"
-    with BEAM_FS.open(summary_path) as handle:
-        summary: dict[str, Any] = json.loads(handle.read())
-    return summary
+    scope = run_pipeline(build, argv).view_as(IngestOptions)
+    return derived.read_json(BEAM_FS, f"{identitystore.run_root(scope.store, scope.run_id)}/{identitystore.SUMMARY}")
 
 
 if __name__ == "__main__":

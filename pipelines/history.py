@@ -15,10 +15,11 @@ import sys
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from trailbeam import errors, historystore
+from trailbeam import derived, errors, historystore
 from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.launch import run_pipeline
 from trailbeam.beam.history import BuildHistories, HistoryOptions
 from trailbeam.projections import DEFAULT, load_registry
 from trailbeam.beam.options import IngestOptions
@@ -45,16 +46,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """Builds the histories; returns the committed run's summary."""
-    options = PipelineOptions(argv)
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = "FnApiRunner"
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, options)
-    pipeline.run().wait_until_finish()
-    scope = options.view_as(IngestOptions)
-    with BEAM_FS.open(f"{historystore.run_root(scope.store, scope.run_id)}/{historystore.SUMMARY}") as handle:
-        summary: dict[str, Any] = json.loads(handle.read())
-    return summary
+    scope = run_pipeline(build, argv).view_as(IngestOptions)
+    return derived.read_json(BEAM_FS, f"{historystore.run_root(scope.store, scope.run_id)}/{historystore.SUMMARY}")
 
 
 if __name__ == "__main__":

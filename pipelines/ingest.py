@@ -17,11 +17,12 @@ import sys
 from datetime import datetime, timezone
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, timestamps
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.launch import run_pipeline
 from trailbeam.beam.options import IngestOptions
 from trailbeam.sources import split_names, to_patterns
 
@@ -31,6 +32,12 @@ _SECRETS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 def default_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def check_run_id(run_id: str) -> None:
+    """Run ids name folders and files in the store: refuse anything else before a pipeline runs."""
+    if not _RUN_ID.match(run_id):
+        raise errors.InputError(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-'")
 
 
 _time = timestamps.flag_time
@@ -50,8 +57,7 @@ def validated(options: PipelineOptions) -> IngestOptions:
                                 "use the standard AWS chain (environment, profile, instance role)")
     if ingest.run_id is None:
         ingest.run_id = default_run_id()
-    if not _RUN_ID.match(ingest.run_id):
-        raise errors.InputError(f"--run_id {ingest.run_id!r}: use letters, digits, '.', '_' and '-'")
+    check_run_id(ingest.run_id)
     if ingest.input_format not in ("auto", *readers.SHAPES):
         raise errors.InputError(f"--input_format {ingest.input_format!r}: choose auto or one of "
                                 f"{', '.join(readers.SHAPES)}")
@@ -100,12 +106,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 def run(argv: list[str] | None = None) -> str:
     """Runs one ingest and returns its run id (the summary is in <store>/_runs/<run id>/)."""
-    options = PipelineOptions(argv)
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = "FnApiRunner"
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, options)  # validates before anything runs
-    pipeline.run().wait_until_finish()
+    options = run_pipeline(build, argv)
     return options.view_as(IngestOptions).run_id
 
 

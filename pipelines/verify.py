@@ -17,10 +17,11 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from trailbeam import collect, errors, s3, s3paths, timestamps
 from trailbeam.beam import ListS3Objects, MatchSources
+from trailbeam.beam.launch import run_pipeline
 from trailbeam.beam.options import IngestOptions, VerifyOptions
 from trailbeam.beam.verify import VerifyEvidence
 from trailbeam.sources import split_names
@@ -71,12 +72,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 def run(argv: list[str] | None = None) -> bool:
     """Runs the verification; returns True when nothing is invalid."""
-    options = PipelineOptions(argv)
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = "FnApiRunner"
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, options)
-    pipeline.run().wait_until_finish()
+    options = run_pipeline(build, argv)
     report = _json(options.view_as(VerifyOptions).report)
     return bool(report["ok"])
 

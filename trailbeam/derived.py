@@ -32,6 +32,11 @@ def write_json(fs: store.StoreFS, path: str, value: Any) -> None:
         out.write(json.dumps(value, indent=2, sort_keys=True).encode() + b"\n")
 
 
+def read_json(fs: store.StoreFS, path: str) -> Any:
+    with fs.open(path) as handle:
+        return json.loads(handle.read())
+
+
 def commit(fs: store.StoreFS, store_root: str, dataset: str, run_id: str) -> None:
     """Points readers at a finished run, then removes older runs."""
     root = dataset_root(store_root, dataset)
@@ -49,8 +54,7 @@ def committed_run(fs: store.StoreFS, store_root: str, dataset: str) -> str | Non
     path = f"{dataset_root(store_root, dataset)}/{CURRENT}"
     if not fs.exists(path):
         return None
-    with fs.open(path) as handle:
-        run: str = json.loads(handle.read())["run"]
+    run: str = read_json(fs, path)["run"]
     return run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from trailbeam import errors, tabular, timestamps
+from trailbeam import errors, store, tabular, timestamps
 
 PARALLEL_BYTES = 100 << 20
 
@@ -40,6 +40,19 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
 
 
 flag_time = timestamps.flag_time
+
+
+def add_workers(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers``, for a command whose size is that of its ``what`` (inputs, stores)."""
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"local worker processes (default: one per CPU for {what} over 100 MB, else 1 "
+                             "in-process; 0: one per CPU)")
+
+
+def store_worker_args(store_root: str, workers: int | None, beam_args: Sequence[str]) -> list[str]:
+    """``worker_args`` for a pipeline over a store's event files (remote stores: as for small ones)."""
+    size = sum(path.stat().st_size for path in store.event_files(store_root)) if is_local(store_root) else 0
+    return worker_args(workers, size, beam_args)
 
 
 def worker_args(workers: int | None, size: int, beam_args: Sequence[str]) -> list[str]:

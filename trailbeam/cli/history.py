@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from trailbeam import store, tabular, timestamps
+from trailbeam import tabular, timestamps
 from trailbeam.cli.common import (
-    UsageError, add_format, add_store, counts_text, flag_time, is_local, iso, worker_args,
+    UsageError, add_format, add_store, add_workers, counts_text, flag_time, iso, store_worker_args,
 )
 
 
@@ -26,9 +26,7 @@ def add_commands(commands: Any) -> None:
     histories.add_argument("--reads", action="store_true",
                            help="also aggregate read and data access per (resource, principal, origin, hour)")
     histories.add_argument("--run-id", help="name of this run (default: the UTC start time)")
-    histories.add_argument("--workers", type=int, default=None,
-                           help="local worker processes (default: one per CPU for stores over 100 MB, else 1 "
-                                "in-process; 0: one per CPU)")
+    add_workers(histories, "stores")
     histories.add_argument("--projections", action="append", metavar="MODULE:NAME",
                            help="your own projections (a Projection, a list of them or a Registry); repeatable")
     histories.add_argument("--json", action="store_true", help="print the run summary as JSON")
@@ -69,8 +67,7 @@ def _histories(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     argv = [f"--store={args.store}", *([f"--run_id={args.run_id}"] if args.run_id else []),
             *(["--reads"] if args.reads else []), *(f"--projections={p}" for p in args.projections or ())]
-    size = sum(path.stat().st_size for path in store.event_files(args.store)) if is_local(args.store) else 0
-    run_summary = pipeline.run([*argv, *worker_args(args.workers, size, beam_args), *beam_args])
+    run_summary = pipeline.run([*argv, *store_worker_args(args.store, args.workers, beam_args), *beam_args])
     print(json.dumps(run_summary, indent=2, sort_keys=True) if args.json else _render_histories(run_summary))
     return 0
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trailbeam import errors, store, tabular
+from trailbeam import errors, tabular
 from trailbeam.cli.common import (
-    UsageError, add_format, add_store, add_window, counts_text, flag_time, is_local, iso, worker_args,
+    UsageError, add_format, add_store, add_window, add_workers, counts_text, flag_time, iso, store_worker_args,
 )
 
 
@@ -28,9 +28,7 @@ def add_commands(commands: Any) -> None:
     add_store(attribute)
     attribute.add_argument("--run-id", help="name of this run (default: the UTC start time)")
     attribute.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    attribute.add_argument("--workers", type=int, default=None,
-                           help="local worker processes (default: one per CPU for stores over 100 MB, else 1 "
-                                "in-process; 0: one per CPU)")
+    add_workers(attribute, "stores")
     attribute.set_defaults(handler=_attribute)
 
     who = commands.add_parser("who-assumed", help="every session of a role: who reached it, how, from where")
@@ -89,8 +87,7 @@ def _attribute(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines import attribute as pipeline  # Beam is imported only by commands that run pipelines
 
     argv = [f"--store={args.store}", *([f"--run_id={args.run_id}"] if args.run_id else [])]
-    size = sum(path.stat().st_size for path in store.event_files(args.store)) if is_local(args.store) else 0
-    run_summary = pipeline.run([*argv, *worker_args(args.workers, size, beam_args), *beam_args])
+    run_summary = pipeline.run([*argv, *store_worker_args(args.store, args.workers, beam_args), *beam_args])
     print(json.dumps(run_summary, indent=2, sort_keys=True) if args.json else render_attribution(run_summary))
     return 0
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from trailbeam import errors, store, summary, tabular, timestamps
 from trailbeam.cli.common import (
-    UsageError, add_filters, add_format, add_store, flag_time, is_local, worker_args,
+    UsageError, add_filters, add_format, add_store, add_workers, flag_time, is_local, worker_args,
 )
 from trailbeam.cli.identity import render_attribution
 from trailbeam.sources import local_size
@@ -38,9 +38,7 @@ def add_commands(commands: Any) -> None:
     ingest.add_argument("--run-id", help="name of this run (default: the UTC start time)")
     ingest.add_argument("--codec", default="zstandard", choices=("zstandard", "deflate", "null"),
                         help="Avro codec (default zstandard; deflate for readers without zstandard)")
-    ingest.add_argument("--workers", type=int, default=None,
-                        help="local worker processes (default: one per CPU for inputs over 100 MB, else 1 "
-                             "in-process; 0: one per CPU)")
+    add_workers(ingest, "inputs")
     ingest.add_argument("--json", action="store_true", help="print the run summary as JSON")
     where = ingest.add_argument_group("what to read (S3 listing is pruned to it; the time window filters events too)")
     where.add_argument("--accounts", help="comma-separated account ids (default: discover)")
