@@ -34,6 +34,7 @@ from trailbeam import jsonvalue, storescan
 from trailbeam.attributed import AttributedReader
 from trailbeam.history import ResourceChange, history_steps
 from trailbeam.projections import DEFAULT, Registry, to_json
+from trailbeam.projections.base import text
 from trailbeam.resources import ResourceRef, is_write, resources_of
 
 __all__ = ["EVIDENCE", "HOUR", "Entry", "FileChangelog", "ReadAccess", "ReadKey", "Tally", "Touch", "changelog_file",
@@ -126,22 +127,16 @@ class Entry:
 
 # ---- one event file -----------------------------------------------------------------------------------
 
-def _text(value: Any, *path: str) -> str | None:
-    for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return value if isinstance(value, str) and value else None
-
-
 def principal_of(event: Mapping[str, Any]) -> str | None:
     """The caller: ``userIdentity.arn``; else ``accountId:principalId`` (another account), else ``invokedBy``."""
     identity = event.get("userIdentity")
-    arn = _text(identity, "arn")
+    arn = text(identity, "arn")
     if arn is not None:
         return arn
-    account, principal_id = _text(identity, "accountId"), _text(identity, "principalId")
+    account, principal_id = text(identity, "accountId"), text(identity, "principalId")
     if account and principal_id:
         return f"{account}:{principal_id}"
-    return _text(identity, "invokedBy")
+    return text(identity, "invokedBy")
 
 
 def minimal_event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,7 +232,7 @@ def changelog_file(data: bytes, attributed: bytes | None = None, *, reads: bool 
             counts["write_events"] += 1
             counts["write_attempts"] += scanned.failed
             if not refs:
-                unresolved[(_text(event, "eventSource") or "", _text(event, "eventName") or "")] += 1
+                unresolved[(text(event, "eventSource") or "", text(event, "eventName") or "")] += 1
                 continue
             encoded = jsonvalue.dumps(minimal_event(event))
             touches.extend(Touch(ref=ref, event_time=scanned.event_time, event_id=scanned.event_id, event=encoded,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailbeam import jsonvalue, timestamps
 from trailbeam.projections import DEFAULT, Change, Projection, Registry, State, diff, is_failed
+from trailbeam.projections.base import text
 
 if TYPE_CHECKING:
     from trailbeam.resources import ResourceRef
@@ -48,14 +49,6 @@ class ResourceChange:
     error_code: str | None
     applied: bool                   # False for failed calls, which change nothing
     changes: tuple[Change, ...]     # (path, before, after) with JSON values, sorted by path
-
-
-def _text(value: Any, *path: str) -> str | None:
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
@@ -108,12 +101,12 @@ def history_steps(ref: ResourceRef, events: Iterable[Mapping[str, Any]], *, regi
             resource_type=ref.type,
             event_time=at,
             event_id=_event_id(event),
-            event_name=_text(event, "eventName") or "",
-            event_source=_text(event, "eventSource"),
-            principal=_text(event, "userIdentity", "arn"),
+            event_name=text(event, "eventName") or "",
+            event_source=text(event, "eventSource"),
+            principal=text(event, "userIdentity", "arn"),
             origin=None,
-            source_ip=_text(event, "sourceIPAddress"),
-            user_agent=_text(event, "userAgent"),
+            source_ip=text(event, "sourceIPAddress"),
+            user_agent=text(event, "userAgent"),
             error_code=str(event["errorCode"]) if failed else None,
             applied=not failed,
             changes=tuple(diff(before, after)),
