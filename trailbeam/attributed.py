@@ -38,7 +38,7 @@ from trailbeam.identitystore import session_record
 from trailbeam.sessions import Session, sessions_from
 from trailbeam.usage import EVIDENCE, CredentialUse
 
-__all__ = ["AttributedReader", "FileAttribution", "Issued", "attribute_file", "encode_tail", "issued_in"]
+__all__ = ["AttributedReader", "FileAttribution", "Issued", "attribute_file", "attributions_of", "encode_tail", "issued_in"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -318,3 +318,25 @@ def _split_schema(schema_json: str) -> tuple[Any, Any] | None:
     return tuple(fastavro.parse_schema({"type": "record", "name": name, "namespace": "trailbeam", "fields": fields})
                  for name, fields in (("AttributedHead", schema["fields"][:cut]),
                                       ("AttributedTail", schema["fields"][cut:])))
+
+
+# Older AttributedEvent layouts: what ``attributions_of`` reads of them, resolved by fastavro.
+_ORIGINS = fastavro.parse_schema({
+    "type": "record", "name": "AttributedEvent", "namespace": "trailbeam",
+    "fields": [{"name": "eventID", "type": "string"}, {"name": "originKind", "type": "string"},
+               {"name": "originPrincipal", "type": "string"},
+               {"name": "originAccessKey", "type": ["null", "string"], "default": None}]})
+
+
+def attributions_of(attributed: bytes, heads: Sequence[bytes], event_ids: Sequence[str]
+                    ) -> list[dict[str, Any]] | None:
+    """The attribution of every event of an event file (``heads`` and ``event_ids`` from ``storescan``), read
+    from its AttributedEvent file: at least originKind, originPrincipal and originAccessKey per event. None
+    when the file does not hold exactly these events, in this order."""
+    reader = AttributedReader.read(attributed, heads)
+    if reader is not None:        # the usual case: decoded once per distinct attribution, not per event
+        return [reader.attribution(index) for index in range(len(heads))]
+    found = list(fastavro.reader(io.BytesIO(attributed), reader_schema=_ORIGINS))
+    if len(found) != len(event_ids) or any(r["eventID"] != e for r, e in zip(found, event_ids)):
+        return None
+    return found

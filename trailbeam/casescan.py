@@ -35,7 +35,7 @@ from typing import Any
 import fastavro
 
 from trailbeam import avrofile, detections, jsonvalue, storescan
-from trailbeam.attributed import AttributedReader
+from trailbeam.attributed import AttributedReader, attributions_of
 from trailbeam.projections.base import call_name, is_failed
 from trailbeam.report import TimelineRow
 from trailbeam.resources import resources_of
@@ -46,13 +46,6 @@ HOUR = 3_600_000_000
 OUTSIDE = 0xFFFFFFFF            # origin code of an event outside the case window
 _REQUEST_CHARS = 600            # characters of requestParameters shown in a row
 TRAIL_BUCKET = "logging.trail-bucket"
-
-# AttributedEvent read through a reader schema of the fields a survey needs: fastavro skips the rest.
-_ORIGINS = fastavro.parse_schema({
-    "type": "record", "name": "AttributedEvent", "namespace": "trailbeam",
-    "fields": [{"name": "eventID", "type": "string"}, {"name": "originPrincipal", "type": "string"},
-               {"name": "originAccessKey", "type": ["null", "string"], "default": None}]})
-
 
 # The eventNames some event rule reads (rules dispatch on the name without an API-version suffix), and the
 # calls of the rule that must wait for every trail's bucket.
@@ -106,12 +99,8 @@ def _origins(attributed: bytes | None, located: storescan.Located, heads: Sequen
     """(originPrincipal, originAccessKey) per event, or None when the file has no matching AttributedEvent file."""
     if attributed is None:
         return None
-    walked = AttributedReader.read(attributed, heads)
-    if walked is not None:
-        return [walked.origin(index) for index in range(len(heads))]
-    found = [(r["originPrincipal"], r["originAccessKey"])
-             for r in fastavro.reader(io.BytesIO(attributed), reader_schema=_ORIGINS)]
-    return found if len(found) == len(located) else None
+    found = attributions_of(attributed, heads, [located.event_id(index) for index in range(len(located))])
+    return None if found is None else [(a["originPrincipal"], a["originAccessKey"]) for a in found]
 
 
 def _is_candidate(name_source: bytes, names: dict[bytes, bool]) -> bool:

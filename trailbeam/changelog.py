@@ -21,24 +21,21 @@ Pure: stdlib, fastavro and trailbeam's pure modules.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from heapq import nsmallest
 from typing import Any
 
-import fastavro
-
 from trailbeam import jsonvalue, storescan
-from trailbeam.attributed import AttributedReader
+from trailbeam.attributed import attributions_of
 from trailbeam.history import ResourceChange, history_steps
 from trailbeam.projections import DEFAULT, Registry, to_json
 from trailbeam.projections.base import text
 from trailbeam.resources import ResourceRef, is_write, resources_of
 
 __all__ = ["EVIDENCE", "HOUR", "Entry", "FileChangelog", "ReadAccess", "ReadKey", "Tally", "Touch", "changelog_file",
-           "merge_reads", "merge_tallies", "minimal_event", "origins_in", "principal_of", "read_accesses",
+           "merge_reads", "merge_tallies", "minimal_event", "principal_of", "read_accesses",
            "resource_log", "written_resources"]
 
 EVIDENCE = 5                   # eventIDs kept per read aggregate: the earliest, by (eventTime, eventID)
@@ -53,11 +50,6 @@ _KEPT = ("eventTime", "eventID", "eventName", "eventSource", "eventType", "event
 _KEPT_IDENTITY = ("type", "arn", "accountId", "principalId", "invokedBy", "userName", "accessKeyId")
 
 # AttributedEvent read through a reader schema of three fields: fastavro skips the rest.
-_ORIGINS_SCHEMA = fastavro.parse_schema({
-    "type": "record", "name": "AttributedEvent", "namespace": "trailbeam",
-    "fields": [{"name": "eventID", "type": "string"}, {"name": "originKind", "type": "string"},
-               {"name": "originPrincipal", "type": "string"}]})
-
 Origin = tuple[str | None, str | None]          # (originPrincipal, originKind)
 ReadKey = tuple[str, str, str, int]             # resource ARN, principal or "", origin or "", hour (micros)
 
@@ -148,24 +140,12 @@ def minimal_event(event: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def origins_in(attributed: bytes) -> list[tuple[str, str | None, str | None]]:
-    """(eventID, originPrincipal, originKind) of every record of an AttributedEvent file, in file order."""
-    return [(r["eventID"], r["originPrincipal"], r["originKind"])
-            for r in fastavro.reader(io.BytesIO(attributed), reader_schema=_ORIGINS_SCHEMA)]
-
-
 def _joined(events: Sequence[storescan.Scanned], attributed: bytes | None) -> list[Origin] | None:
     """Origins aligned with ``events``, or None when there is no attributed file or it does not match."""
     if attributed is None:
         return None
-    reader = AttributedReader.read(attributed, [event.head for event in events])
-    if reader is not None:        # the usual case: decoded once per distinct attribution, not per event
-        return [(tail["originPrincipal"], tail["originKind"])
-                for tail in (reader.attribution(index) for index in range(len(events)))]
-    origins = origins_in(attributed)
-    if len(origins) != len(events) or any(o[0] != e.event_id for o, e in zip(origins, events)):
-        return None
-    return [(principal, kind) for _, principal, kind in origins]
+    found = attributions_of(attributed, [event.head for event in events], [event.event_id for event in events])
+    return None if found is None else [(a["originPrincipal"], a["originKind"]) for a in found]
 
 
 def read_accesses(event: Mapping[str, Any], event_time: int, event_id: str, *, failed: bool,

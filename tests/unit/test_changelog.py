@@ -10,6 +10,7 @@ import random
 from collections import Counter
 from typing import Any
 
+import fastavro
 import pytest
 
 from builders import store_file
@@ -19,7 +20,7 @@ from trailbeam import avro, avrofile, cloudtrail, errors, jsonvalue, timestamps
 from trailbeam.attributed import attribute_file, issued_in
 from trailbeam.attribution import Attributor, build_indexes
 from trailbeam.changelog import (
-    HOUR, ReadAccess, Tally, Touch, changelog_file, merge_reads, merge_tallies, minimal_event, origins_in,
+    HOUR, ReadAccess, Tally, Touch, changelog_file, merge_reads, merge_tallies, minimal_event,
     principal_of, read_accesses, resource_log, written_resources,
 )
 from trailbeam.eventcodec import source_head, source_tail
@@ -203,7 +204,7 @@ def attributed_file(data: bytes) -> bytes:
 
 def test_origins_join_the_attributed_file_record_by_record(stratus_file: bytes) -> None:
     attributed = attributed_file(stratus_file)
-    origins = {event_id: (principal, kind) for event_id, principal, kind in origins_in(attributed)}
+    origins = {r["eventID"]: (r["originPrincipal"], r["originKind"]) for r in fastavro.reader(io.BytesIO(attributed))}
     result = changelog_file(stratus_file, attributed, reads=True)
     assert result.touches and all((t.origin_principal, t.origin_kind) == origins[t.event_id] for t in result.touches)
     assert all(t.origin_principal for t in result.touches)
