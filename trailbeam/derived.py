@@ -11,10 +11,11 @@ local disk or an object store (which has no folders to rename)::
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from trailbeam import errors, store
+from trailbeam import avro, avrofile, errors, store
 
 CURRENT = "CURRENT.json"
 
@@ -30,6 +31,18 @@ def run_root(store_root: str, dataset: str, run_id: str) -> str:
 def write_json(fs: store.StoreFS, path: str, value: Any) -> None:
     with fs.create(path) as out:
         out.write(json.dumps(value, indent=2, sort_keys=True).encode() + b"\n")
+
+
+def write_avro(fs: store.StoreFS, path: str, dataset: str, schema: str, records: Iterable[bytes]) -> int:
+    """One container of records already encoded with ``schema``, at ``path`` inside ``dataset``.
+
+    Deterministic: the sync marker comes from the path below the dataset folder (``run=<id>/...``), so the
+    same run id and records give the same bytes wherever the store is.
+    """
+    with fs.create(path) as out:
+        return avrofile.write_container(out, schema_json=avro.writer_schema_json(schema), records=records,
+                                        seed=path.rsplit(f"/{dataset}/", 1)[-1],
+                                        metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
 
 
 def read_json(fs: store.StoreFS, path: str) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 
 import fastavro
 
-from trailbeam import avro, avrofile, derived, errors, identitystore, jsonvalue, store, timestamps
+from trailbeam import avro, derived, errors, identitystore, jsonvalue, store, timestamps
 from trailbeam.changelog import Entry, ReadAccess, Tally
 from trailbeam.projections import DEFAULT, UNKNOWN, Change, FrozenMap, diff, to_json
 from trailbeam.projections.state import UNKNOWN_JSON
@@ -126,10 +126,7 @@ def encode_log(ref: ResourceRef, entries: list[Entry]) -> EncodedLog:
 # ---- writing ------------------------------------------------------------------------------------------
 
 def _write(fs: store.StoreFS, path: str, schema: str, records: Iterable[bytes]) -> int:
-    with fs.create(path) as out:
-        return avrofile.write_container(out, schema_json=avro.writer_schema_json(schema), records=records,
-                                        seed=path.rsplit(f"/{HISTORY}/", 1)[-1],
-                                        metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
+    return derived.write_avro(fs, path, HISTORY, schema, records)
 
 
 def write_shard(fs: store.StoreFS, store_root: str, run_id: str, shard: int, logs: Iterable[EncodedLog],

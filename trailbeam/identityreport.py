@@ -14,6 +14,7 @@ Pure: stdlib, networkx and trailbeam's pure modules.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -52,7 +53,7 @@ def summarize_run(*, run_id: str, sessions: Sequence[Session], grants: Sequence[
         "event_files": event_files,
         "events": counts.get("events", 0),
         "sessions": len(sessions),
-        "sessions_by_call": dict(sorted(_count(s.via for s in sessions).items())),
+        "sessions_by_call": dict(sorted(Counter(s.via for s in sessions).items())),
         "keys_issued": len(issued),
         "keys_used": len(used),
         "keys_used_and_issued": len(used & issued),
@@ -67,13 +68,6 @@ def summarize_run(*, run_id: str, sessions: Sequence[Session], grants: Sequence[
         "signals": signal_count,
         "indexed_sessions": len(indexes.by_key),
     }
-
-
-def _count(values: Any) -> dict[str, int]:
-    counted: dict[str, int] = {}
-    for value in values:
-        counted[value] = counted.get(value, 0) + 1
-    return counted
 
 
 def write_run(fs: store.StoreFS, store_root: str, run_id: str, *, sessions: Sequence[Session],

@@ -28,7 +28,7 @@ from typing import Any
 
 import fastavro
 
-from trailbeam import avro, avrofile, derived, store, timestamps
+from trailbeam import avro, derived, store, timestamps
 from trailbeam.attribution import Grant
 from trailbeam.sessions import Session
 from trailbeam.usage import CredentialUse
@@ -130,11 +130,7 @@ def write_records(fs: store.StoreFS, path: str, schema: str, records: Iterable[d
 
 def write_encoded(fs: store.StoreFS, path: str, schema: str, records: Iterable[bytes]) -> int:
     """One deterministic container of records that are already encoded."""
-    with fs.create(path) as out:
-        return avrofile.write_container(
-            out, schema_json=avro.writer_schema_json(schema), records=records,
-            seed=path.rsplit(f"/{IDENTITY}/", 1)[-1],
-            metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
+    return derived.write_avro(fs, path, IDENTITY, schema, records)
 
 
 write_json = derived.write_json

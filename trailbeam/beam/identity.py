@@ -24,7 +24,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from trailbeam import attributed, avro, avrofile, identityreport, identitystore, usage
+from trailbeam import attributed, avro, identityreport, identitystore, usage
 from trailbeam.attribution import Attributor, Grant, build_indexes
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.sessions import Session
@@ -79,10 +79,7 @@ class _AttributeFileFn(beam.DoFn):
             self._attributor, self._tag = Attributor(pickle.loads(blob)), tag
         result = attributed.attribute_file(_read(path), self._attributor)
         out_path = identitystore.attributed_file(self._store_root, self._run_id, path)
-        with BEAM_FS.create(out_path) as out:
-            avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.ATTRIBUTED),
-                                     records=result.records, seed=out_path.rsplit("/identity/", 1)[-1],
-                                     metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
+        identitystore.write_encoded(BEAM_FS, out_path, avro.ATTRIBUTED, result.records)
         self._events.inc(len(result.records))
         yield pvalue.TaggedOutput(self.COUNTS, result.counts)
         for issuer in result.issuers:
