@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import derived, errors, identitystore, store
 from trailbeam.beam.filesystem import BEAM_FS
-from trailbeam.beam.launch import run_pipeline
+from trailbeam.beam.launch import job_only, run_pipeline
 from trailbeam.beam.identity import AttributeStore
 from trailbeam.beam.options import IngestOptions
 from pipelines.ingest import check_run_id, default_run_id
@@ -34,8 +34,9 @@ def validated(options: PipelineOptions) -> IngestOptions:
     return scope
 
 
-def event_files(store_root: str) -> list[str]:
-    files = BEAM_FS.match(f"{store_root.rstrip('/')}/{store.EVENTS}/account=*/region=*/date=*/*.avro")
+def event_files(store_root: str) -> list[tuple[str, int]]:
+    """(path, size) of every event file of the store, sorted by path."""
+    files = BEAM_FS.match_sizes(f"{store_root.rstrip('/')}/{store.EVENTS}/account=*/region=*/date=*/*.avro")
     if not files and not BEAM_FS.exists(f"{store_root.rstrip('/')}/{store.RUNS}"):
         raise errors.StoreError(f"{store_root} is not a trailbeam event store (no {store.RUNS}/ folder)")
     return files
@@ -43,16 +44,19 @@ def event_files(store_root: str) -> list[str]:
 
 def build(pipeline: beam.Pipeline, options: PipelineOptions):
     scope = validated(options)
-    files = event_files(scope.store)
+    files = [path for path, _ in event_files(scope.store)]
     return (pipeline
             | "EventFiles" >> beam.Create(files)
             | "AttributeStore" >> AttributeStore(store_root=scope.store, run_id=scope.run_id,
                                                  event_files=len(files)))
 
 
-def run(argv: list[str] | None = None) -> dict[str, Any]:
+def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     """Runs the attribution; returns the committed run's summary."""
-    scope = run_pipeline(build, argv).view_as(IngestOptions)
+    options = run_pipeline(build, argv)
+    if job_only(options):
+        return None                                       # a template launch: the job has not run yet
+    scope = options.view_as(IngestOptions)
     return derived.read_json(BEAM_FS, f"{identitystore.run_root(scope.store, scope.run_id)}/{identitystore.SUMMARY}")
 
 
@@ -63,4 +67,5 @@ if __name__ == "__main__":
     except errors.TrailbeamError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(json.dumps(result, indent=2, sort_keys=True))
+    if result is not None:
+        print(json.dumps(result, indent=2, sort_keys=True))

@@ -19,9 +19,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import derived, errors, historystore
 from trailbeam.beam.filesystem import BEAM_FS
-from trailbeam.beam.launch import run_pipeline
-from trailbeam.beam.history import BuildHistories, HistoryOptions
-from trailbeam.projections import DEFAULT, load_registry
+from trailbeam.beam.launch import job_only, run_pipeline
+from trailbeam.beam.history import BuildHistories, HistoryOptions, load_projections
 from trailbeam.beam.options import IngestOptions
 from pipelines.attribute import event_files, validated
 
@@ -29,24 +28,29 @@ from pipelines.attribute import event_files, validated
 def build(pipeline: beam.Pipeline, options: PipelineOptions):
     scope = validated(options)                            # --store and --run_id, shared with ingest
     history = options.view_as(HistoryOptions)
-    if history.history_shards < 1:
+    if history.history_shards is not None and history.history_shards < 1:
         raise errors.InputError("--history_shards must be at least 1")
     try:
-        registry = load_registry(history.projections or (), DEFAULT)
+        registry = load_projections(history.projections or ())
     except ValueError as err:
         raise errors.InputError(f"--projections: {err}") from None
-    files = event_files(scope.store)
+    sized = event_files(scope.store)
+    files = [path for path, _ in sized]
+    shards = history.history_shards or historystore.shards_for(sum(size for _, size in sized))
     return (pipeline
             | "EventFiles" >> beam.Create(files)
             | "BuildHistories" >> BuildHistories(store_root=scope.store, run_id=scope.run_id,
                                                  identity_run=historystore.identity_run(BEAM_FS, scope.store),
-                                                 reads=history.reads, shards=history.history_shards,
+                                                 reads=history.reads, shards=shards,
                                                  event_files=len(files), registry=registry))
 
 
-def run(argv: list[str] | None = None) -> dict[str, Any]:
+def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     """Builds the histories; returns the committed run's summary."""
-    scope = run_pipeline(build, argv).view_as(IngestOptions)
+    options = run_pipeline(build, argv)
+    if job_only(options):
+        return None                                       # a template launch: the job has not run yet
+    scope = options.view_as(IngestOptions)
     return derived.read_json(BEAM_FS, f"{historystore.run_root(scope.store, scope.run_id)}/{historystore.SUMMARY}")
 
 
@@ -57,4 +61,5 @@ if __name__ == "__main__":
     except errors.TrailbeamError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(json.dumps(result, indent=2, sort_keys=True))
+    if result is not None:
+        print(json.dumps(result, indent=2, sort_keys=True))

@@ -4,9 +4,10 @@
 
 S3 sources (``s3://bucket[/prefix]``) are listed by trailbeam itself, pruned to the accounts,
 regions and days asked for (``--accounts --regions --org_id --start --end``); endpoint and region
-come from ``--s3_endpoint_url`` / ``--s3_region_name`` and credentials from boto3's standard chain,
-never from pipeline options. Any other Beam option passes through. The default runner is the
-in-process FnApiRunner.
+come from ``--s3_endpoint_url`` / ``--s3_region_name``. Credentials come from boto3's standard chain or,
+with ``--aws_role_arn`` (on Dataflow), from the workers' Google identity exchanged with STS
+(``trailbeam.webidentity``); never from pipeline options. Any other Beam option passes through. The
+default runner is the in-process FnApiRunner.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ import sys
 from datetime import datetime, timezone
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, timestamps
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.beam.launch import run_pipeline
-from trailbeam.beam.options import IngestOptions
+from trailbeam.beam.options import IngestOptions, s3_settings
 from trailbeam.sources import split_names, to_patterns
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SECRETS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 
 def default_run_id() -> str:
@@ -52,9 +52,6 @@ def validated(options: PipelineOptions) -> IngestOptions:
         raise errors.InputError("give at least one --source")
     if not ingest.store:
         raise errors.InputError("give --store")
-    if any(getattr(options.view_as(S3Options), name, None) for name in _SECRETS):
-        raise errors.InputError("AWS credentials do not belong in pipeline options (a Dataflow job shows them): "
-                                "use the standard AWS chain (environment, profile, instance role)")
     if ingest.run_id is None:
         ingest.run_id = default_run_id()
     check_run_id(ingest.run_id)
@@ -85,8 +82,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         branches.append(pipeline | "MatchSources" >> MatchSources(to_patterns(local)))
     settings = None
     if remote:
-        s3_options = options.view_as(S3Options)
-        settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
+        settings = s3_settings(options)
         client = s3.make_client(settings)
         tasks = []
         for source in remote:
@@ -105,7 +101,8 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 
 def run(argv: list[str] | None = None) -> str:
-    """Runs one ingest and returns its run id (the summary is in <store>/_runs/<run id>/)."""
+    """Runs one ingest and returns its run id (the summary is in <store>/_runs/<run id>/ once the run
+    ends; a flex-template launch returns as soon as the job is written)."""
     options = run_pipeline(build, argv)
     return options.view_as(IngestOptions).run_id
 

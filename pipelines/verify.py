@@ -17,12 +17,12 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import collect, errors, s3, s3paths, timestamps
 from trailbeam.beam import ListS3Objects, MatchSources
-from trailbeam.beam.launch import run_pipeline
-from trailbeam.beam.options import IngestOptions, VerifyOptions
+from trailbeam.beam.launch import job_only, run_pipeline
+from trailbeam.beam.options import IngestOptions, VerifyOptions, s3_settings
 from trailbeam.beam.verify import VerifyEvidence
 from trailbeam.sources import split_names
 
@@ -48,8 +48,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
     if source.startswith("s3://") and not keys:
         raise errors.InputError("give --public_keys (aws cloudtrail list-public-keys output)")
     if source.startswith("s3://"):
-        s3_options = options.view_as(S3Options)
-        settings = s3.S3Settings(endpoint_url=s3_options.s3_endpoint_url, region=s3_options.s3_region_name)
+        settings = s3_settings(options)
         bucket = s3paths.parse_s3_uri(source).bucket
         s3.check_bucket(settings, bucket)
         tasks = s3.plan(s3.make_client(settings), source=source, accounts=split_names(scope.accounts),
@@ -70,9 +69,12 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
             | "WriteReport" >> beam.io.WriteToText(verify.report, shard_name_template="", num_shards=1))
 
 
-def run(argv: list[str] | None = None) -> bool:
-    """Runs the verification; returns True when nothing is invalid."""
+def run(argv: list[str] | None = None) -> bool | None:
+    """Runs the verification; returns True when nothing is invalid (None for a flex-template launch,
+    which only writes the job: the report comes when it has run)."""
     options = run_pipeline(build, argv)
+    if job_only(options):
+        return None
     report = _json(options.view_as(VerifyOptions).report)
     return bool(report["ok"])
 
@@ -84,4 +86,4 @@ if __name__ == "__main__":
     except errors.TrailbeamError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(0 if ok else 1)
+    sys.exit(1 if ok is False else 0)

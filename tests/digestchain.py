@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -301,3 +302,21 @@ def copy(bucket: TrailBucket, key: str, new_key: str) -> None:
 def move(bucket: TrailBucket, key: str, new_key: str) -> None:
     copy(bucket, key, new_key)
     delete(bucket, key)
+
+
+def write_bundle(bucket: TrailBucket, folder: Path, *, manifest: bool = True) -> Path:
+    """The bucket as ``trailbeam collect`` would leave it on disk (or as a plain copy without the manifest)."""
+    from trailbeam import collect
+
+    for key, data in bucket.objects.items():
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (folder / key).write_bytes(data)
+    if manifest:
+        objects = {key: {"etag": f'"{len(data)}"', "size": len(data), "last_modified": None,
+                         "metadata": bucket.metadata.get(key, {}),
+                         "object_lock": {"mode": None, "retain_until": None, "legal_hold": None}}
+                   for key, data in bucket.objects.items()}
+        (folder / collect.MANIFEST).write_text(json.dumps({
+            "format": collect.FORMAT, "source": f"s3://{bucket.bucket}", "bucket": bucket.bucket,
+            "objects": objects, "public_keys": bucket.keys_document}))
+    return folder

@@ -16,6 +16,7 @@ import functools
 import http.client
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -127,6 +128,13 @@ class Call(NamedTuple):
     method: str
     path: str                  # as sent, percent-encoded, without the query
     query: dict[str, str]
+    authorization: str | None = None   # the Authorization header: which key signed the request
+
+    @property
+    def access_key(self) -> str | None:
+        """The access key id of a SigV4 signature (``Credential=KEY/date/region/service/...``)."""
+        found = re.search(r"Credential=([^/,\s]+)/", self.authorization or "")
+        return found.group(1) if found else None
 
     @property
     def bucket(self) -> str:
@@ -310,7 +318,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy: FaultProxy = self.server.proxy   # type: ignore[attr-defined]
         body = self._read_body()
         target = urlsplit(self.path)
-        call = Call(self.command, target.path, dict(parse_qsl(target.query, keep_blank_values=True)))
+        call = Call(self.command, target.path, dict(parse_qsl(target.query, keep_blank_values=True)),
+                    self.headers.get("Authorization"))
         proxy.record(call)
         rule = proxy.rules.take(self.command, call.bucket, call.key)
         if rule is not None and rule.action == "reset":

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections import Counter
 
 import pytest
 
 import digestchain
 import s3server
-from trailbeam import cli, collect, store, timestamps
+from trailbeam import cli, collect, integrity, store, timestamps
 
 HOURS = 5
-
-
-def write_bundle(bucket: digestchain.TrailBucket, folder: Path, *, manifest: bool = True) -> Path:
-    """The bucket as ``collect`` would leave it on disk (or as a plain copy without the manifest)."""
-    for key, data in bucket.objects.items():
-        (folder / key).parent.mkdir(parents=True, exist_ok=True)
-        (folder / key).write_bytes(data)
-    if manifest:
-        objects = {key: {"etag": f'"{len(data)}"', "size": len(data), "last_modified": None,
-                         "metadata": bucket.metadata.get(key, {}),
-                         "object_lock": {"mode": None, "retain_until": None, "legal_hold": None}}
-                   for key, data in bucket.objects.items()}
-        (folder / collect.MANIFEST).write_text(json.dumps({
-            "format": collect.FORMAT, "source": f"s3://{bucket.bucket}", "bucket": bucket.bucket,
-            "objects": objects, "public_keys": bucket.keys_document}))
-    return folder
 
 
 def run_verify(source: str, capsys, *extra: str) -> tuple[int, dict]:
@@ -45,7 +29,7 @@ def window(bucket: digestchain.TrailBucket) -> list[str]:
 
 def test_an_untouched_bundle_verifies(tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=HOURS)
-    code, report = run_verify(str(write_bundle(bucket, tmp_path)), capsys, *window(bucket))
+    code, report = run_verify(str(digestchain.write_bundle(bucket, tmp_path)), capsys, *window(bucket))
     assert code == 0 and report["ok"] and not kinds(report)
     valid = {f["kind"] for f in report["findings"]}
     assert valid == {"digest_valid", "log_valid"}
@@ -65,7 +49,7 @@ TAMPERING = [
 def test_tampering_in_a_bundle_is_found_and_named(tamper, expected, tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=HOURS)
     tamper(bucket)
-    code, report = run_verify(str(write_bundle(bucket, tmp_path)), capsys, *window(bucket))
+    code, report = run_verify(str(digestchain.write_bundle(bucket, tmp_path)), capsys, *window(bucket))
     assert code == 1 and not report["ok"]
     if expected is not None:
         assert expected(bucket) <= kinds(report)
@@ -75,7 +59,7 @@ def test_tampering_in_a_bundle_is_found_and_named(tamper, expected, tmp_path, ca
 
 def test_a_plain_copy_verifies_all_but_the_newest_signatures(tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=HOURS)
-    folder = write_bundle(bucket, tmp_path / "copy", manifest=False)
+    folder = digestchain.write_bundle(bucket, tmp_path / "copy", manifest=False)
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps(bucket.keys_document))
     code, report = run_verify(str(folder), capsys, "--public-keys", str(keys), *window(bucket))
@@ -87,7 +71,7 @@ def test_a_plain_copy_verifies_all_but_the_newest_signatures(tmp_path, capsys):
 
 def test_no_public_keys_is_a_usage_error(tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=2)
-    folder = write_bundle(bucket, tmp_path, manifest=False)
+    folder = digestchain.write_bundle(bucket, tmp_path, manifest=False)
     assert cli.main(["verify", str(folder)]) == 2
     assert "--public-keys" in capsys.readouterr().err
 
@@ -122,21 +106,21 @@ def test_logs_without_any_digest_are_not_verified(tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=3)
     for key in [key for key in bucket.objects if "/CloudTrail-Digest/" in key]:
         digestchain.delete(bucket, key)
-    code = cli.main(["verify", str(write_bundle(bucket, tmp_path)), *window(bucket)])
+    code = cli.main(["verify", str(digestchain.write_bundle(bucket, tmp_path)), *window(bucket)])
     assert code == 1 and "NOTHING VERIFIED" in capsys.readouterr().out
 
 
 @pytest.mark.pipeline
 def test_stored_findings_mark_events_from_verified_files(tmp_path, capsys):
     bucket = digestchain.build_bucket(hours=HOURS)
-    folder = write_bundle(bucket, tmp_path / "bundle")
+    folder = digestchain.write_bundle(bucket, tmp_path / "bundle")
     store_dir = tmp_path / "store"
     assert cli.main(["ingest", str(folder / "AWSLogs"), "--out", str(store_dir)]) == 0
     capsys.readouterr()
     assert cli.main(["stats", "--store", str(store_dir), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["events_from_verified_files"] == -1
     digestchain.change_log_byte(bucket, bucket.log_key("us-east-1", 2))
-    write_bundle(bucket, folder)  # the copy is tampered with after ingest
+    digestchain.write_bundle(bucket, folder)  # the copy is tampered with after ingest
     assert cli.main(["verify", str(folder), "--store", str(store_dir), *window(bucket)]) == 1
     capsys.readouterr()
     assert cli.main(["stats", "--store", str(store_dir), "--format", "json"]) == 0
@@ -164,7 +148,7 @@ def test_the_verify_pipeline_reports_what_verify_reports(tamper, tmp_path, capsy
     bucket = digestchain.build_bucket(regions=("us-east-1", "eu-west-1"), hours=HOURS)
     if tamper is not None:
         tamper(bucket)
-    folder = write_bundle(bucket, tmp_path / "bundle")
+    folder = digestchain.write_bundle(bucket, tmp_path / "bundle")
     code, expected = run_verify(str(folder), capsys, *window(bucket))
     ok = verify_pipeline.run([f"--source={folder}", f"--report={tmp_path / 'report.json'}",
                               f"--start={timestamps.format_micros(bucket.start)}",
@@ -216,3 +200,48 @@ def test_object_lock_state_is_collected_and_reported(s3_server, s3_env, tmp_path
     cli.main(["verify", str(tmp_path / "bundle"), "--object-lock", *window(bucket)])
     locked = (len(keys) + 1) // 2
     assert f"Object Lock: {locked:,} of {len(keys):,} objects under retention or legal hold" in capsys.readouterr().out
+
+
+@pytest.mark.pipeline
+def test_the_verify_pipeline_judges_one_scope_at_a_time(tmp_path, capsys, monkeypatch):
+    """2 accounts x 2 regions, tampered in three scopes and without any digest in the fourth: the pipeline's
+    report is ``trailbeam verify``'s, and no Judge call holds more than one (account, region)'s objects."""
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines import verify as verify_pipeline
+
+    east, west = "us-east-1", "eu-west-1"
+    whole = digestchain.TrailBucket(bucket=digestchain.BUCKET, regions=(east, west), last_hour=HOURS - 1)
+    for account in ("111122223333", "444455556666"):
+        monkeypatch.setattr(digestchain, "ACCOUNT", account)   # build_bucket and add_log name keys with it
+        part = digestchain.build_bucket(regions=(east, west), hours=HOURS)
+        if account == "111122223333":
+            digestchain.change_log_byte(part, part.log_key(east, 2))
+            digestchain.add_log(part, west, 3)
+        else:
+            digestchain.replace_signature(part, part.digest_key(east, 1))
+            for key in part.digests[west].values():   # a scope of log files only
+                digestchain.delete(part, key)
+        whole.objects.update(part.objects)
+        whole.metadata.update(part.metadata)
+    folder = digestchain.write_bundle(whole, tmp_path / "bundle")
+    code = cli.main(["verify", str(folder), "--out", str(tmp_path / "expected.json"), *window(whole)])
+    capsys.readouterr()
+    options = PipelineOptions([
+        "--runner=FnApiRunner", f"--source={folder}", f"--report={tmp_path / 'report.json'}",
+        f"--start={timestamps.format_micros(whole.start)}", f"--end={timestamps.format_micros(whole.end)}"])
+    pipeline = beam.Pipeline(options=options)
+    verify_pipeline.build(pipeline, options)   # as pipelines.verify.run does, keeping the result for its metrics
+    result = pipeline.run()
+    result.wait_until_finish()
+
+    expected = json.loads((tmp_path / "expected.json").read_text())
+    assert code == 1 and json.loads((tmp_path / "report.json").read_text()) == expected
+    assert {kind for kind, _ in kinds(expected)} >= {"log_modified", "log_not_covered", "digest_forged"}
+    query = MetricsFilter().with_namespace("trailbeam.verify").with_name("scope_objects")
+    (sizes,) = result.metrics().query(query)["distributions"]
+    per_scope = Counter(integrity.scope_of(key) for key in whole.objects)
+    assert len(per_scope) == 4 and (sizes.committed.count, sizes.committed.sum) == (4, len(whole.objects))
+    assert sizes.committed.max == max(per_scope.values()) < len(whole.objects)

@@ -216,6 +216,12 @@ def _order(session: Session) -> tuple[int, str, str]:
     return (session.issued_at, session.issued_by_event, repr(session))
 
 
+def grant_order(grant: Grant) -> tuple[int, str, str]:
+    """Grants by time, then eventID; repr (which shows the creator, left out of ``==``) breaks the last ties,
+    between conflicting copies of one call, so a choice among them never depends on input order."""
+    return (grant.granted_at, grant.event_id, repr(grant))
+
+
 def build_indexes(sessions: Iterable[Session], grants: Iterable[Grant] = ()) -> Indexes:
     """The lookups ``attribute`` needs, from every session (``sessions_from``) and grant (``grants_from``).
 
@@ -236,19 +242,16 @@ def build_indexes(sessions: Iterable[Session], grants: Iterable[Grant] = ()) -> 
             by_login[session.role_arn].append(session)
     grants_by_key: dict[str, Grant] = {}
     grants_by_user: dict[tuple[str | None, str], list[Grant]] = defaultdict(list)
-    for grant in grants:
+    for grant in sorted(grants, key=grant_order):       # the first of equal grants is kept: the earliest
         if grant.access_key_id is not None:
-            known = grants_by_key.get(grant.access_key_id)
-            if known is None or (grant.granted_at, grant.event_id) < (known.granted_at, known.event_id):
-                grants_by_key[grant.access_key_id] = grant
+            grants_by_key.setdefault(grant.access_key_id, grant)
         else:
             grants_by_user[(grant.account, grant.user_name)].append(grant)
     return Indexes(
         by_key=by_key,
         by_name={k: tuple(sorted(v, key=_order)) for k, v in by_name.items()},
         grants_by_key=grants_by_key,
-        grants_by_user={k: tuple(sorted(set(v), key=lambda g: (g.granted_at, g.event_id)))
-                        for k, v in grants_by_user.items()},
+        grants_by_user={k: tuple(dict.fromkeys(v)) for k, v in grants_by_user.items()},
         by_shared=by_shared,
         by_login={k: tuple(sorted(v, key=_order)) for k, v in by_login.items()},
     )

@@ -109,9 +109,7 @@ def _list_public_keys(settings: s3.S3Settings, start: int | None, end: int | Non
     if settings.endpoint_url is not None:
         return None  # a local or third-party S3 has no CloudTrail next to it
     try:
-        import boto3
-
-        client = boto3.session.Session(profile_name=settings.profile, region_name=settings.region).client("cloudtrail")
+        client = s3.make_session(settings).client("cloudtrail")   # the same credentials as the bucket's reads
         arguments = {}
         if start is not None:
             arguments["StartTime"] = timestamps.to_datetime(start)

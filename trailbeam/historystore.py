@@ -41,12 +41,21 @@ CHANGES = "changes"
 RESOURCES = "resources"
 READS = "reads"
 SUMMARY = "summary.json"
-SHARDS = 16                    # default; a run records its own count in summary.json
+SHARDS = 16                    # the least a run gets; a run records its own count in summary.json
+# Stored events (compressed Avro) per shard. A shard's writer holds its resources' encoded change logs,
+# measured at ~70 MB per million events (155 MB of store), so ~120 MB per shard whatever the store size.
+STORE_BYTES_PER_SHARD = 256 << 20
 TOP_UNRESOLVED = 10
 
 
 def run_root(store_root: str, run_id: str) -> str:
     return derived.run_root(store_root, HISTORY, run_id)
+
+
+def shards_for(store_bytes: int) -> int:
+    """How many shards a run over ``store_bytes`` of stored events gets: enough that no shard's writer
+    grows with the store (one per ``STORE_BYTES_PER_SHARD``), and at least ``SHARDS``."""
+    return max(SHARDS, -(-store_bytes // STORE_BYTES_PER_SHARD))
 
 
 def shard_of(arn: str, shards: int) -> int:

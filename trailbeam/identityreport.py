@@ -20,15 +20,17 @@ from dataclasses import asdict
 from typing import Any
 
 from trailbeam import avro, identitystore, signals, store, timestamps
-from trailbeam.attribution import Grant, Indexes
+from trailbeam.attribution import Grant, Indexes, grant_order
 from trailbeam.sessions import Session
 from trailbeam.usage import CredentialUse
 
 __all__ = ["signal_record", "summarize_run", "write_run"]
 
 
-def _session_order(session: Session) -> tuple[int, str]:
-    return (session.issued_at, session.issued_by_event)
+def _session_order(session: Session) -> tuple[int, str, str]:
+    # repr breaks the last ties (conflicting copies of one event share its time and eventID): the file's
+    # order never depends on the order the workers delivered the sessions in, nor on set iteration.
+    return (session.issued_at, session.issued_by_event, repr(session))
 
 
 def signal_record(signal: signals.Signal) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def write_run(fs: store.StoreFS, store_root: str, run_id: str, *, sessions: Sequ
     """Writes every small file of an identity run (not CURRENT.json: ``identitystore.commit`` does that)."""
     root = identitystore.run_root(store_root, run_id)
     ordered_sessions = sorted(set(sessions), key=_session_order)
-    ordered_grants = sorted(set(grants), key=lambda g: (g.granted_at, g.event_id))
+    ordered_grants = list(dict.fromkeys(sorted(grants, key=grant_order)))    # equal grants: the first in order
     identitystore.write_records(fs, f"{root}/{identitystore.SESSIONS}", avro.SESSION,
                                 map(identitystore.session_record, ordered_sessions))
     identitystore.write_records(fs, f"{root}/{identitystore.GRANTS}", avro.CREDENTIAL_GRANT,

@@ -31,6 +31,13 @@ validation stopped and restarted, a warning with the gap. Digests expected befor
 is ``newest_digest_missing``. Backfill digests (``_backfill``) are verified and list log files like any
 other, but stand outside the hourly cadence. Times are UTC microseconds; ``start``/``end`` bound the
 delivery times examined.
+
+Scopes: everything ``verify`` compares lives in one chain scope, the (org id, account, region) an object's
+key names (``scope_of``): a digest's chain, its previous digest and the log files it lists, and the time
+line against which log files no digest lists are judged. CloudTrail never links across scopes; a digest
+edited to do so ties the scopes it names together (``scope_links``, ``join_scopes``). So the evidence can
+be split into groups of joined scopes, each verified alone, and ``merge_reports`` of the parts is exactly
+the report of one ``verify`` call over all of it: ``trailbeam.beam.verify`` judges one group per worker.
 """
 
 from __future__ import annotations
@@ -140,9 +147,10 @@ class Finding:
     detail: str
     sha256: str | None = None  # log files listed by a digest: the content SHA-256 the digest vouches for
 
-    def sort_key(self) -> tuple[str, str, str, int, str, str, str]:
+    def sort_key(self) -> tuple[str, str, str, int, str, str, str, str, str]:
+        """A total order (every field counts), so the same findings always come out in the same order."""
         return (self.account or "", self.region or "", self.trail or "", -1 if self.hour is None else self.hour,
-                self.subject, self.kind, self.detail)
+                self.subject, self.kind, self.detail, self.severity, self.sha256 or "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,7 +165,7 @@ class HourSummary:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    findings: tuple[Finding, ...]      # sorted by account, region, trail, hour, subject, kind
+    findings: tuple[Finding, ...]      # sorted by Finding.sort_key: account, region, trail, hour, subject, kind
 
     @property
     def ok(self) -> bool:
@@ -203,7 +211,7 @@ def verify(digest_objects: Iterable[DigestObject], logs: LogHashes,
     """Verifies digest chains and log files; every problem becomes a finding, nothing raises on bad data.
 
     Args:
-        digest_objects: every digest object found (duplicates by location are ignored).
+        digest_objects: every digest object found, in any order (duplicates by location are ignored).
         logs: log hashes by (bucket, key), or a function returning one (None: the object is absent).
         present_logs: (bucket, key) of every log file present; None means the keys of ``logs`` (a mapping).
         public_keys: the region's CloudTrail public keys for the period.
@@ -223,14 +231,120 @@ def verify(digest_objects: Iterable[DigestObject], logs: LogHashes,
         lookup = lambda location: logs(*location)  # noqa: E731
     run = _Verification(lookup=lookup, present=set(present_logs),
                         public_keys=public_keys, start=start, end=end)
-    run.read_digests(digest_objects)
+    # In location order, so that the input order (arbitrary in a Beam group) cannot change which digest a
+    # finding names when two qualify (two digests naming the same missing previous digest).
+    run.read_digests(sorted(digest_objects, key=lambda obj: (obj.bucket, obj.key)))
     run.check_signatures()
     run.check_links()
     run.check_listed_logs()
     run.walk_chains()
     run.check_unlisted_logs()
-    return Report(tuple(sorted(run.findings, key=Finding.sort_key)))
+    return _sorted_report(run.findings)
 
+
+# ---- Splitting the evidence by chain scope --------------------------------------------------------------
+
+Scope = tuple[str, str, str]  # (org id or "", account, region) named by a key; plain strings: a stable group key
+# The scope of keys outside CloudTrail's layout. The log and digest keys ``verify`` reads always name an account
+# and a region, so in practice nothing lands here; keys that do are still judged, all together, in this one group.
+UNSCOPED: Scope = ("", "", "")
+
+
+def scope_of(key: str) -> Scope:
+    """The chain scope a trail object's key names: its org id ("" for none), account and region.
+
+    A digest key is read as ``verify`` reads it (``digests.parse_digest_key``, the scope of its chain); any
+    other key with ``layout.locate``.
+
+    >>> scope_of("AWSLogs/o-abcdefghij/111122223333/CloudTrail/us-east-1/2024/05/01/f.json.gz")
+    ('o-abcdefghij', '111122223333', 'us-east-1')
+    >>> scope_of("exports/events.json")
+    ('', '', '')
+    """
+    where = digests.parse_digest_key(key)
+    if where is not None:
+        return _chain_scope(where.chain)
+    located = layout.locate(key)
+    if located.account is None or located.region is None:
+        return UNSCOPED
+    return _layout_scope(located)
+
+
+def scope_links(obj: DigestObject) -> list[tuple[Scope, Scope]]:
+    """(its scope, another scope) for each other scope a digest names: of its previous digest or a log file it lists.
+
+    CloudTrail's digests name only their own chain's files, so for them this is empty. A digest edited to
+    name another scope's files ties the two: ``verify`` would compare them, so they must be judged together
+    (``join_scopes``). Digests ``verify`` sets aside (unreadable, or moved: sitting where their content does
+    not say) name nothing it follows.
+    """
+    try:
+        digest = digests.parse_digest(obj.data)
+    except DigestError:
+        return []
+    if (digest.bucket, digest.key) != (obj.bucket, obj.key):
+        return []
+    own = scope_of(obj.key)
+    named = [entry.key for entry in digest.log_files]
+    if digest.previous_key is not None:
+        named.append(digest.previous_key)
+    return sorted({(own, scope) for scope in map(scope_of, named) if scope != own})
+
+
+def join_scopes(links: Iterable[tuple[Scope, Scope]]) -> dict[Scope, Scope]:
+    """Scopes tied by ``scope_links`` -> the scope standing for their group (the smallest of it).
+
+    Scopes no link names are absent: each is a group of its own (``group_of``).
+
+    >>> join_scopes([(("", "1", "a"), ("", "2", "a")), (("", "3", "b"), ("", "2", "a"))])[("", "3", "b")]
+    ('', '1', 'a')
+    """
+    parent: dict[Scope, Scope] = {}
+
+    def root(scope: Scope) -> Scope:
+        while (up := parent.setdefault(scope, scope)) != scope:
+            parent[scope] = parent[up]   # path halving keeps later look-ups short
+            scope = parent[scope]
+        return scope
+
+    for one, other in links:
+        one, other = root(one), root(other)
+        parent[max(one, other)] = min(one, other)   # roots stay the smallest scope of their group
+    return {scope: root(scope) for scope in parent}
+
+
+def group_of(key: str, joined: Mapping[Scope, Scope]) -> Scope:
+    """The group an object is judged in: its key's scope, or the scope standing for the scopes it is joined to."""
+    scope = scope_of(key)
+    return joined.get(scope, scope)
+
+
+def merge_reports(reports: Iterable[Report]) -> Report:
+    """One report from the reports of separately verified parts of the evidence.
+
+    When the parts are groups of joined scopes (``group_of``), the result is exactly the report of one
+    ``verify`` call over all the evidence, JSON included: nothing in a report is global. A report is its
+    findings; ``ok`` and the per-hour ``summaries`` are computed from them, so they are recomputed over the
+    merged findings rather than combined (a summary's hour may hold findings of two parts: a moved digest is
+    reported under the account and region its content claims). There are no counts, public keys or time
+    bounds to reconcile: every part is verified with the same keys and ``start``/``end``, and a chain's
+    ``end``-less bound comes from log files of its own scope. Findings are a set in ``verify``, so the merge
+    is a set union, in ``Finding.sort_key`` order.
+    """
+    return _sorted_report(finding for report in reports for finding in report.findings)
+
+
+def _sorted_report(findings: Iterable[Finding]) -> Report:
+    return Report(tuple(sorted(set(findings), key=Finding.sort_key)))
+
+
+def _chain_scope(chain: tuple[str | None, str, str, str, str]) -> Scope:
+    org, account, region, _, _ = chain
+    return org or "", account, region
+
+
+def _layout_scope(where: layout.Location) -> Scope:
+    return where.org_id or "", where.account or "", where.region or ""
 
 @dataclass(slots=True)
 class _Placed:
@@ -270,7 +384,7 @@ class _Gap:
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
-    """Part of an account and region's time line, for placing log files no digest lists."""
+    """Part of a scope's time line, for placing log files no digest lists."""
 
     lo: int
     hi: int
@@ -291,7 +405,9 @@ class _Verification:
     unreadable: set[Location] = field(default_factory=set)
     named_missing: dict[Location, _Placed] = field(default_factory=dict)  # -> the digest naming it
     listed: set[Location] = field(default_factory=set)
-    segments: dict[tuple[str, str], list[_Segment]] = field(default_factory=lambda: defaultdict(list))
+    # The time line of each scope, for placing log files no digest lists (org ids kept apart: an org trail's
+    # digests say nothing of the log files an account's own trail delivers, and the reverse).
+    segments: dict[Scope, list[_Segment]] = field(default_factory=lambda: defaultdict(list))
 
     # -- helpers --
 
@@ -475,7 +591,7 @@ class _Verification:
             points = sorted(chains[chain], key=lambda point: (point.end, point.location))
             self.walk_chain(chain, points, newest_unlisted)
 
-    def walk_chain(self, chain: Chain, points: list[_Point], newest_unlisted: dict[tuple[str, str], int]) -> None:
+    def walk_chain(self, chain: Chain, points: list[_Point], newest_unlisted: dict[Scope, int]) -> None:
         _, account, region, trail, _ = chain
         starts = [point.start for point in points if point.start is not None]
         window_start = self.start if self.start is not None else min(starts, default=points[0].end - HOUR)
@@ -504,7 +620,7 @@ class _Verification:
         if self.end is not None:
             bound = self.end
         else:  # a log file delivered well after a digest was due proves that the digest was due
-            bound = newest_unlisted.get((account, region), last.end) - SLACK
+            bound = newest_unlisted.get(_chain_scope(chain), last.end) - SLACK
         tail = [self.inferred(chain, last, end, f"expected hourly after {_uri(*last.location)} (or the trail "
                                                 "stopped logging: look for StopLogging or DeleteTrail)")
                 for end in range(last.end + HOUR, bound + 1, HOUR)]
@@ -512,7 +628,7 @@ class _Verification:
         for point in points + inferred + tail:
             if point.state == UNREADABLE:
                 gaps.append(_Gap(point.end - HOUR, point.end, INVALID, "an unreadable digest"))
-                self.segments[account, region].append(
+                self.segments[_chain_scope(chain)].append(
                     _Segment(point.end - HOUR, point.end, MISSING, _uri(*point.location), trail))
             elif point.state == MISSING:
                 gaps.append(_Gap(point.end - HOUR, point.end, INVALID, "missing digests"))
@@ -520,7 +636,7 @@ class _Verification:
         self.report_gaps(chain, first, gaps)
 
     def report_restart(self, chain: Chain, before: _Point, after: _Point, gaps: list[_Gap]) -> None:
-        _, account, region, trail, _ = chain
+        trail = chain[3]
         assert after.placed is not None and after.start is not None
         gap = after.start - before.end
         if self.in_range(after.start, after.end):
@@ -529,7 +645,7 @@ class _Verification:
                                 f"{_uri(*before.location)}: logging or validation was stopped and restarted")
         if gap > SLACK:
             gaps.append(_Gap(before.end, after.start, WARNING, "logging or validation was off"))
-            self.segments[account, region].append(
+            self.segments[_chain_scope(chain)].append(
                 _Segment(before.end, after.start, OFF, _uri(*after.location), trail))
 
     def inferred(self, chain: Chain, neighbour: _Point, end: int, why: str) -> _Point:
@@ -544,7 +660,7 @@ class _Verification:
 
     def report_missing(self, kind: str, point: _Point, chain: Chain) -> None:
         _, account, region, trail, _ = chain
-        self.segments[account, region].append(
+        self.segments[_chain_scope(chain)].append(
             _Segment(point.end - HOUR, point.end, MISSING, _uri(*point.location), trail))
         if self.in_range(point.end - HOUR, point.end):
             self.add(kind, _uri(*point.location), f"absent; {point.why}; the log files it listed are unverifiable",
@@ -570,9 +686,9 @@ class _Verification:
 
     def cover(self, placed: _Placed) -> None:
         where = placed.where
-        account = where.account if where else placed.digest.account_id
-        region = where.region if where else ""
-        self.segments[account, region].append(
+        # A digest at a key not of CloudTrail's form has no known region: no log file is placed against it.
+        scope = _chain_scope(where.chain) if where else ("", placed.digest.account_id, "")
+        self.segments[scope].append(
             _Segment(placed.digest.start_time, placed.digest.end_time, COVERED,
                      _uri(placed.obj.bucket, placed.obj.key), where.trail if where else None))
 
@@ -586,11 +702,11 @@ class _Verification:
                 found.append((location, where, _log_time(location[1])))
         return found
 
-    def newest_unlisted(self) -> dict[tuple[str, str], int]:
-        newest: dict[tuple[str, str], int] = {}
+    def newest_unlisted(self) -> dict[Scope, int]:
+        newest: dict[Scope, int] = {}
         for _, where, time in self.unlisted():
             if time is not None and where.account and where.region:
-                place = (where.account, where.region)
+                place = _layout_scope(where)
                 newest[place] = max(time, newest.get(place, time))
         return newest
 
@@ -604,7 +720,7 @@ class _Verification:
 
     def classify(self, where: layout.Location, time: int | None) -> tuple[str, str | None, str]:
         """How bad a log file no digest lists is, from what the digests say of its delivery time."""
-        segments = self.segments.get((where.account or "", where.region or ""), [])
+        segments = self.segments.get(_layout_scope(where), [])
         if time is None:
             return WARNING, None, "its name carries no delivery time"
         if not segments:

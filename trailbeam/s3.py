@@ -10,7 +10,9 @@ quarantine one object and go on.
 
 Clients: ``make_client`` costs ~50–150 ms (a boto3 session loads its data files); a client is thread-safe
 and reusable, so make one per worker (in ``DoFn.setup``) from the picklable ``S3Settings``. Credentials
-come only from boto3's standard chain and never appear in settings, messages or logs.
+come from boto3's standard chain, or, with ``S3Settings.role_arn``, from that role assumed with the Google
+Cloud VM's identity (``webidentity``: for Dataflow workers); they never appear in settings, messages or
+logs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import boto3
 from botocore import exceptions as boto_errors
 from botocore.config import Config
 
-from trailbeam import errors, s3paths, timestamps
+from trailbeam import errors, s3paths, timestamps, webidentity
 from trailbeam.s3paths import ListTask
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ _BODY_ERRORS = (boto_errors.IncompleteReadError, boto_errors.ResponseStreamingEr
 class S3Settings:
     """How to reach S3. Picklable and free of secrets: credentials come from boto3's chain.
 
+    ``role_arn`` replaces that chain: the role is assumed with the Google identity of the VM (see
+    ``webidentity`` for the trust policy), with ``web_identity_audience`` as the token's audience
+    (default ``webidentity.DEFAULT_AUDIENCE``), at STS's regional endpoint or ``sts_endpoint_url``.
     ``max_attempts`` counts every attempt, the first included (like ``AWS_MAX_ATTEMPTS``). The
     standard retry mode backs off per request; "adaptive" also slows every later request of the
     client after throttling, which costs seconds per fault on a batch read (measured here).
@@ -64,6 +69,17 @@ class S3Settings:
     connect_timeout: float = 5
     read_timeout: float = 30
     max_connections: int = 32
+    role_arn: str | None = None
+    web_identity_audience: str | None = None
+    sts_endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role_arn is not None:
+            webidentity.check_role_arn(self.role_arn)
+            if self.profile is not None:
+                raise errors.InputError("give an AWS profile or a role ARN to assume, not both")
+        elif self.web_identity_audience is not None or self.sts_endpoint_url is not None:
+            raise errors.InputError("a web identity audience or STS endpoint needs a role ARN to assume")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,20 +118,32 @@ def make_client(settings: S3Settings) -> Any:
     """A boto3 S3 client with the retry mode, attempts and timeouts of ``settings``.
 
     Raises:
-        errors.InputError: an unknown profile, a malformed endpoint URL or retry mode.
+        errors.InputError: an unknown profile, a malformed endpoint URL or retry mode; with a role ARN,
+            no identity token or no role (see ``webidentity``).
     """
     s3_options = {"addressing_style": "path"} if _is_loopback(settings.endpoint_url) else None
     try:
         config = Config(retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
                         connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
                         s3=s3_options, max_pool_connections=settings.max_connections)
-        # A session of its own: boto3's default session is not thread-safe.
-        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-        return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+        return make_session(settings).client("s3", endpoint_url=settings.endpoint_url, config=config)
     except boto_errors.ProfileNotFound:
         raise errors.InputError(f"no AWS profile named {settings.profile!r}") from None
     except (ValueError, boto_errors.BotoCoreError) as err:
         raise errors.InputError(f"cannot make an S3 client: {err}") from None
+
+
+def make_session(settings: S3Settings) -> boto3.session.Session:
+    """A boto3 session of its own (the default session is not thread-safe) with the credentials of ``settings``.
+
+    Raises:
+        errors.InputError: with a role ARN, no identity token or no role (see ``webidentity``).
+    """
+    if settings.role_arn is None:
+        return boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    return webidentity.session(webidentity.WebIdentity(
+        role_arn=settings.role_arn, audience=settings.web_identity_audience or webidentity.DEFAULT_AUDIENCE,
+        region=settings.region, sts_endpoint_url=settings.sts_endpoint_url))
 
 
 def check_bucket(settings: S3Settings, bucket: str) -> None:
@@ -404,7 +432,8 @@ def _configuration_error(err: Exception, client: Any) -> errors.InputError | Non
     """The InputError for a configuration problem (credentials, endpoint), else None."""
     if isinstance(err, boto_errors.NoCredentialsError):
         return errors.InputError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-                                 "AWS_SECRET_ACCESS_KEY, or run with an instance or task role")
+                                 "AWS_SECRET_ACCESS_KEY, run with an instance or task role, or on Google "
+                                 "Cloud give a role to assume with the VM's identity (--aws_role_arn)")
     if isinstance(err, _CREDENTIAL_ERRORS):
         return errors.InputError(f"cannot get AWS credentials: {err}")
     if isinstance(err, boto_errors.ConnectionError):   # refused, DNS, connect timeout, proxy, TLS

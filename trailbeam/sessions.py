@@ -309,10 +309,12 @@ def parse_expiration(value: object) -> int | None:
         return None
 
 
-def _preference(session: Session) -> tuple[bool, bool, int, str]:
+def _preference(session: Session) -> tuple[bool, bool, int, str, str]:
     # Cross-account AssumeRole is logged in both accounts with the same key; only the caller's copy names
-    # the caller's key and ARN. Prefer it, then the earliest, then the smallest eventID (a total order).
-    return (session.caller_key is None, session.caller_arn is None, session.issued_at, session.issued_by_event)
+    # the caller's key and ARN. Prefer it, then the earliest, then the smallest eventID; repr breaks the last
+    # ties (conflicting copies of one event share its eventID), so the winner never depends on input order.
+    return (session.caller_key is None, session.caller_arn is None, session.issued_at, session.issued_by_event,
+            repr(session))
 
 
 def _one_per(sessions: Iterable[Session], key: Callable[[Session], str | None]) -> dict[str, Session]:

@@ -3,9 +3,15 @@
 Layout (all Avro is readable by any Avro reader; folders are Hive-style partitions)::
 
     <store>/events/account=<id>/region=<name>/date=YYYY-MM-DD/part-HH-<run>.avro   TrailEvent
-    <store>/quarantine/run=<run>/part-00000.avro                                   QuarantineRecord
-    <store>/_runs/<run>/summary.json      counts, sources, schema version of the run
-    <store>/_runs/<run>/files.jsonl       one FileReport per input object, sorted by URI
+    <store>/quarantine/run=<run>/part-<shard>.avro                                 QuarantineRecord
+    <store>/_runs/<run>/summary.json           counts, sources, schema version of the run
+    <store>/_runs/<run>/files-<shard>.jsonl    one FileReport per input object, sorted by URI
+
+A run's file reports and quarantined records are split in shards by a stable hash of the source URI
+(``uri_shard``), so that no writer holds all of them: ``report_shards`` and ``quarantine_shards`` size
+the shards from the run's input, so the same input gives the same files on every runner. Only non-empty
+shards have a file (``<shard>`` is five digits); readers take every part in name order (``run_reports``,
+``read_quarantine``). Stores written before the split have one ``files.jsonl`` per run, still read.
 
 Writing functions take a ``create(path) -> binary file`` callable so that the Beam shell can pass
 Beam's FileSystems (local, gs://, s3://) while tests pass ``open``. Reading is local.
@@ -17,6 +23,7 @@ import glob
 import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +42,13 @@ QUARANTINE = "quarantine"
 INTEGRITY = "integrity"
 RUNS = "_runs"
 STAGING = "staging"
+FILES = "files.jsonl"          # a run's reports, as stores before sharded manifests wrote them
+# A report is ~500 bytes of JSON: 50k reports make ~25 MB per shard of the manifest's file list.
+FILES_PER_REPORT_SHARD = 50_000
+# Quarantine holds at most the (decompressed) bytes of the input it rejects: 64 MiB of source bytes
+# per shard keeps one shard to ~64 MiB of quarantine for plain files and ~600 MiB for gzipped files
+# rejected record by record (the rare worst case: the whole input is bad).
+BYTES_PER_QUARANTINE_SHARD = 64 << 20
 
 
 class StoreFS(Protocol):
@@ -123,21 +137,70 @@ def write_partition(store_root: str, key: str, entries: list[Entry], *, run_id: 
             "conflicts": result.conflicts, "first": result.first, "last": result.last}
 
 
-def quarantine_file(root: str, run_id: str) -> str:
-    return _join(root, QUARANTINE, f"run={run_id}", "part-00000.avro")
+def _ceil_div(total: int, per_shard: int) -> int:
+    if per_shard <= 0:
+        raise ValueError("shard sizes must be positive")
+    return max(1, -(-max(total, 0) // per_shard))
 
 
-def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: str,
+def report_shards(files: int, *, files_per_shard: int = FILES_PER_REPORT_SHARD) -> int:
+    """How many shards a run's file reports take: ``max(1, ceil(files / files_per_shard))``."""
+    return _ceil_div(files, files_per_shard)
+
+
+def quarantine_shards(total_bytes: int, *, bytes_per_shard: int = BYTES_PER_QUARANTINE_SHARD) -> int:
+    """How many shards a run's quarantine takes, from its source bytes: ``max(1, ceil(bytes / per shard))``."""
+    return _ceil_div(total_bytes, bytes_per_shard)
+
+
+def uri_shard(uri: str, shards: int) -> int:
+    """A stable shard of a source object (the same in every process, unlike ``hash``)."""
+    return zlib.crc32(uri.encode("utf-8", "surrogatepass")) % shards
+
+
+def reports_file(root: str, run_id: str, shard: int) -> str:
+    return _join(root, RUNS, run_id, f"files-{shard:05d}.jsonl")
+
+
+def write_reports(store_root: str, run_id: str, shard: int, reports: Iterable[dict[str, Any]],
+                  fs: StoreFS = LOCAL) -> str:
+    """Writes one shard of a run's file reports, staged, sorted by URI; returns the staged path."""
+    path = reports_file(staging_root(store_root, run_id), run_id, shard)
+    with fs.create(path) as out:
+        for report in sorted(reports, key=lambda r: r["uri"]):
+            out.write(json.dumps(report, sort_keys=True).encode() + b"\n")
+    return path
+
+
+def _report_files(fs: StoreFS, run_dir: str) -> list[str]:
+    legacy = _join(run_dir, FILES)
+    return ([legacy] if fs.exists(legacy) else []) + sorted(fs.match(_join(run_dir, "files-*.jsonl")))
+
+
+def run_reports(store_root: str, run_id: str, fs: StoreFS = LOCAL) -> Iterator[dict[str, Any]]:
+    """A run's file reports: every part in name order, each sorted by URI."""
+    for path in _report_files(fs, _join(store_root, RUNS, run_id)):
+        with fs.open(path) as handle:
+            for line in handle.read().splitlines():
+                yield json.loads(line)
+
+
+def quarantine_file(root: str, run_id: str, shard: int = 0) -> str:
+    return _join(root, QUARANTINE, f"run={run_id}", f"part-{shard:05d}.avro")
+
+
+def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: str, shard: int = 0,
                      fs: StoreFS = LOCAL) -> dict[str, int]:
-    """Writes a run's quarantined inputs, staged, ordered by source, as one Avro file; returns counts by reason."""
+    """Writes one shard of a run's quarantined inputs, staged, ordered by source, as one Avro file;
+    returns counts by reason."""
     records = sorted(records, key=lambda r: (r["uri"], -1 if r["position"] is None else r["position"],
                                              r["reason"]))
     # Our own container writer: fastavro's header re-serialises the schema in an order that varies
     # between processes, and the store must be byte-identical for the same input.
-    with fs.create(quarantine_file(staging_root(store_root, run_id), run_id)) as out:
+    with fs.create(quarantine_file(staging_root(store_root, run_id), run_id, shard)) as out:
         avrofile.write_container(out, schema_json=avro.writer_schema_json(avro.QUARANTINE),
                                  records=(avro.encode(avro.QUARANTINE, r) for r in records), codec="deflate",
-                                 seed=f"{run_id}/quarantine",
+                                 seed=f"{run_id}/quarantine" if shard == 0 else f"{run_id}/quarantine/{shard}",
                                  metadata={"trailbeam.schema.version": str(avro.SCHEMA_VERSION)})
     counts: dict[str, int] = {}
     for record in records:
@@ -145,16 +208,25 @@ def write_quarantine(store_root: str, records: list[dict[str, Any]], *, run_id: 
     return counts
 
 
-def commit(store_root: str, run_id: str, summary: dict[str, Any], reports: list[dict[str, Any]],
+def commit(store_root: str, run_id: str, summary: dict[str, Any], reports: list[dict[str, Any]] | None = None,
            fs: StoreFS = LOCAL) -> None:
-    """Moves a run's staged files into the store, then writes its manifest: the summary comes last,
-    so a run without ``summary.json`` never finished (its objects count as not yet ingested)."""
+    """Moves a run's staged files into the store, then writes its summary: the summary comes last,
+    so a run without ``summary.json`` never finished (its objects count as not yet ingested).
+
+    ``reports``: the run's file reports when they are not staged already (``write_reports``); they are
+    then split in shards as a pipeline would.
+    """
+    if reports is not None:
+        shards = report_shards(len(reports))
+        by_shard: dict[int, list[dict[str, Any]]] = {}
+        for report in reports:
+            by_shard.setdefault(uri_shard(report["uri"], shards), []).append(report)
+        for shard, part in sorted(by_shard.items()):
+            write_reports(store_root, run_id, shard, part, fs)
     staged_root = staging_root(store_root, run_id)
-    staged = fs.match(_join(staged_root, "**", "*.avro"))
+    staged = (fs.match(_join(staged_root, "**", "*.avro"))
+              + fs.match(_join(staged_root, RUNS, run_id, "files-*.jsonl")))
     fs.rename(staged, [store_root + path[len(staged_root):] for path in staged])
-    with fs.create(_join(store_root, RUNS, run_id, "files.jsonl")) as out:
-        for report in sorted(reports, key=lambda r: r["uri"]):
-            out.write(json.dumps(report, sort_keys=True).encode() + b"\n")
     with fs.create(_join(store_root, RUNS, run_id, "summary.json")) as out:
         out.write(json.dumps(summary, indent=2, sort_keys=True).encode() + b"\n")
 
@@ -163,11 +235,12 @@ def consumed_objects(store_root: str, fs: StoreFS = LOCAL) -> dict[str, dict[str
     """URI -> its report from the newest committed run that ingested it (incremental ingest)."""
     consumed: dict[str, dict[str, Any]] = {}
     for summary_path in fs.match(_join(store_root, RUNS, "*", "summary.json")):
-        with fs.open(summary_path.rsplit("/", 1)[0] + "/files.jsonl") as handle:
-            for line in handle.read().splitlines():
-                report = json.loads(line)
-                if report["shape"] not in NOT_CONSUMED:
-                    consumed[report["uri"]] = report
+        for path in _report_files(fs, summary_path.rsplit("/", 1)[0]):
+            with fs.open(path) as handle:
+                for line in handle.read().splitlines():
+                    report = json.loads(line)
+                    if report["shape"] not in NOT_CONSUMED:
+                        consumed[report["uri"]] = report
     return consumed
 
 

@@ -8,7 +8,7 @@ their own, so every command that reads a store reads a timeline (``stats``, ``ca
 
     OUT/events/account=…/region=…/date=…/part-HH-<timeline>.avro  TrailEvent, the source records' exact bytes,
                                                                   one file per partition-hour, (eventTime, eventID)
-    OUT/_runs/<timeline>/summary.json, files.jsonl                as store.commit writes them: one "input" per
+    OUT/_runs/<timeline>/summary.json, files-*.jsonl              as store.commit writes them: one "input" per
                                                                   source event file; read = stored + filtered
     OUT/_runs/<timeline>/timeline.json                            the selection, counts, the context eventIDs
     OUT/integrity/verification=<id>/part-00000.avro               the store's findings on these events' files
@@ -66,7 +66,7 @@ from trailbeam.sessions import Session
 __all__ = ["IdentitySubset", "Picked", "Selection", "identity_subset", "select", "write_timeline"]
 
 MANIFEST = "timeline.json"
-_SHAPE = "trailbeam-store"       # files.jsonl shape of a source event file
+_SHAPE = "trailbeam-store"       # files-*.jsonl shape of a source event file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,7 +301,7 @@ class _Group:
     partition: str
     hour: int
     picked: list[Picked]
-    reports: list[dict[str, Any]]          # one per source event file (files.jsonl rows)
+    reports: list[dict[str, Any]]          # one per source event file (files-*.jsonl rows)
 
 
 def _groups(store_root: str, selection: Selection) -> Iterator[_Group]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 from collections import Counter
@@ -242,15 +243,23 @@ USER_CALLS = Projection(resource_type="AWS::IAM::User", reducer=user_calls, fiel
 '''
 
 
-def test_a_registered_projection_is_used_by_the_pipeline(sample: dict[str, Any], tmp_path: Path,
+# In-process, and in two worker processes that cannot import the module: it must travel inside the job,
+# as it must to Dataflow workers.
+@pytest.mark.parametrize("module, runner", [
+    ("my_projections", ()),
+    ("my_shipped_projections", ("--direct_running_mode=multi_processing", "--direct_num_workers=2")),
+], ids=["in-process", "worker-processes"])
+def test_a_registered_projection_is_used_by_the_pipeline(module: str, runner: tuple[str, ...],
+                                                          sample: dict[str, Any], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "my_projections.py").write_text(USER_PROJECTION)
+    (tmp_path / f"{module}.py").write_text(USER_PROJECTION)
     monkeypatch.syspath_prepend(str(tmp_path))
-    histories(sample["store"], "h-custom", "--projections=my_projections:USER_CALLS")
+    assert str(tmp_path) not in os.environ.get("PYTHONPATH", "")
+    histories(sample["store"], f"h-{module}", f"--projections={module}:USER_CALLS", *runner)
     root = str(sample["store"])
     user = sample["attack"]["backdoor"]["user"]
     log = historystore.log_of(root, user)
     applied = [r for r in log if r["applied"]]
     assert json.loads(historystore.read_resource(root, user)["finalState"]) == {"calls": len(applied)} != {}
     with pytest.raises(errors.InputError):
-        histories(sample["store"], "h-bad", "--projections=my_projections:NOTHING")
+        histories(sample["store"], "h-bad", f"--projections={module}:NOTHING")

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import fastavro
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
 import fixturedata
 from pipelines import ingest as ingest_pipeline
 from trailbeam import cloudtrail, jsonvalue, store
 from trailbeam.beam import IngestCloudTrail, MatchSources
+from trailbeam.beam.ingest import ShardSizes
+from trailbeam.sources import to_patterns
 
 pytestmark = pytest.mark.pipeline
 
@@ -199,8 +202,10 @@ def test_provenance_points_at_the_exact_source_bytes(ingested, messy_trail):
 def test_files_manifest_lists_every_input(ingested, messy_trail):
     out, _ = ingested
     source, _ = messy_trail
-    reports = [json.loads(line) for line in (out / "_runs" / "test-run" / "files.jsonl").read_text().splitlines()]
+    reports = list(store.run_reports(str(out), "test-run"))
     assert [r["uri"] for r in reports] == sorted(str(p) for p in source.rglob("*") if p.is_file())
+    # A small run fits one shard of the file list.
+    assert [p.name for p in (out / "_runs" / "test-run").glob("files*.jsonl")] == ["files-00000.jsonl"]
 
 
 def test_same_input_gives_byte_identical_store(messy_trail, ingested, tmp_path):
@@ -246,3 +251,43 @@ def test_worker_processes_write_the_same_store(messy_trail, ingested, tmp_path):
                 for p in sorted(root.rglob("*")) if p.is_file() and p.name != "summary.json"}
 
     assert contents(parallel) == contents(first)
+
+
+def _distribution(result, name: str):
+    [found] = result.metrics().query(MetricsFilter().with_namespace("trailbeam.ingest").with_name(name))[
+        "distributions"]
+    return found.committed
+
+
+def test_no_group_holds_the_whole_input_and_the_store_stays_the_same(messy_trail, ingested, tmp_path):
+    """Tiny shards: every grouping step is split, and the events, file list and summary do not change."""
+    source, _ = messy_trail
+    first, summary = ingested
+    out = tmp_path / "sharded"
+    tiny = ShardSizes(min_id_shards=1, bytes_per_id_shard=64, files_per_report_shard=1,
+                      bytes_per_quarantine_shard=64)
+    with BeamTestPipeline(runner="FnApiRunner") as pipeline:
+        _ = (pipeline
+             | MatchSources(to_patterns([str(source)]))
+             | IngestCloudTrail(store_root=str(out), run_id="test-run", sources=[str(source)], shard_sizes=tiny))
+    ids, reports = _distribution(pipeline.result, "ids_per_shard"), _distribution(pipeline.result, "reports_per_shard")
+    files = sum(1 for p in source.rglob("*") if p.is_file())
+    assert reports.sum == files and reports.count > files // 2 and reports.max <= files // 2
+    assert ids.sum >= summary["records"]["stored"] - summary["records"]["conflicts"] and ids.max <= ids.sum // 4
+    quarantine = _distribution(pipeline.result, "quarantined_per_shard")
+    assert quarantine.sum == summary["records"]["quarantined"] + summary["files"]["quarantined"]
+    assert quarantine.count > 1
+
+    assert json.loads((out / "_runs" / "test-run" / "summary.json").read_text()) == summary
+    assert len(list((out / "_runs" / "test-run").glob("files-*.jsonl"))) == reports.count
+    assert sorted(store.run_reports(str(out), "test-run"), key=lambda r: r["uri"]) == list(
+        store.run_reports(str(first), "test-run"))
+    assert len(list((out / "quarantine" / "run=test-run").glob("part-*.avro"))) == quarantine.count
+
+    def key(record: dict) -> tuple:
+        return record["uri"], record["position"] or -1, record["reason"]
+    assert sorted(store.read_quarantine(str(out)), key=key) == sorted(store.read_quarantine(str(first)), key=key)
+
+    def events(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "events").rglob("*.avro"))}
+    assert events(out) == events(first)

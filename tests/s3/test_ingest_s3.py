@@ -48,8 +48,8 @@ def test_a_bucket_ingests_like_the_same_files_on_disk(bucket, trail, fault_proxy
     code, local = _ingest(tmp_path / "local", str(trail), "--run-id", "r1")
     assert remote["records"] == local["records"] and remote["balanced"]
     assert _events(tmp_path / "s3") == _events(tmp_path / "local")
-    reports = [json.loads(line) for line in (tmp_path / "s3" / "_runs" / "r1" / "files.jsonl").read_text().splitlines()]
-    assert all(r["uri"].startswith(f"s3://{bucket}/AWSLogs/") and r["etag"] for r in reports)
+    reports = list(store.run_reports(str(tmp_path / "s3"), "r1"))
+    assert reports and all(r["uri"].startswith(f"s3://{bucket}/AWSLogs/") and r["etag"] for r in reports)
 
 
 def test_one_account_region_and_day_lists_only_their_prefixes(bucket, trail, fault_proxy, tmp_path, s3_server):

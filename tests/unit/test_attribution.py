@@ -588,6 +588,17 @@ def test_records_sharing_an_event_id_index_the_same_in_any_order(seed: int) -> N
     assert again == build_indexes(sessions)
 
 
+def test_conflicting_copies_of_a_grant_index_the_same_in_any_order() -> None:
+    """Copies of one CreateAccessKey/CreateLoginProfile that differ in the caller are equal Grants (the creator is
+    not compared): which one the indexes keep must still not depend on the order worker processes deliver them."""
+    originals = [g for e in ISSUING[-3:-1] for g in grants_from(e)]
+    tampered = [replace(g, creator={**g.creator, "userIdentity": user()}) for g in originals]
+    first, second = build_indexes([], originals + tampered), build_indexes([], tampered + originals)
+    assert [g.creator for g in first.grants_by_key.values()] == [g.creator for g in second.grants_by_key.values()]
+    assert ([g.creator for gs in first.grants_by_user.values() for g in gs]
+            == [g.creator for gs in second.grants_by_user.values() for g in gs])
+
+
 # ---- the pipeline's view: Attributor, light events ---------------------------------------------------------------
 
 def identity_key(record: dict[str, Any]) -> bytes:

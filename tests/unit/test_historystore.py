@@ -181,3 +181,14 @@ def test_a_commit_replaces_older_runs_and_finds_the_identity_run(tmp_path: Path)
     assert sorted(p.name for p in (tmp_path / "history").iterdir()) == ["CURRENT.json", "run=b"]
     assert sorted(p.name for p in (tmp_path / "history" / "run=b").iterdir()) == ["changes", "resources", "summary.json"]
     assert historystore.read_summary(root)["reads"] is None and list(historystore.read_reads(root)) == []
+
+
+@pytest.mark.parametrize("store_bytes, shards", [
+    (0, historystore.SHARDS),
+    (155 << 20, historystore.SHARDS),                                  # 1M events: the default
+    (historystore.SHARDS * historystore.STORE_BYTES_PER_SHARD, historystore.SHARDS),
+    (historystore.SHARDS * historystore.STORE_BYTES_PER_SHARD + 1, historystore.SHARDS + 1),
+    (2 << 40, 8192),                                                   # ~13 billion events
+])
+def test_shards_grow_with_the_store_so_no_shard_does(store_bytes: int, shards: int) -> None:
+    assert historystore.shards_for(store_bytes) == shards

@@ -8,10 +8,12 @@ stays clean.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from unittest import mock
 
 import pytest
 
@@ -315,3 +317,304 @@ def test_duplicate_and_unparseable_inputs_do_not_raise() -> None:
                         algorithm=None)] * 2
     report = integrity.verify(odd, {}, [("b", "AWSLogs/1/CloudTrail/us-east-1/2024/05/01/no-time.json.gz")])
     assert {(f.kind, f.severity) for f in report.findings} == {(LOG_NOT_COVERED, WARNING), (DIGEST_UNREADABLE, INVALID)}
+
+
+# ---- Verifying per chain scope and merging: the same report as one call -------------------------------
+
+OTHER_ACCOUNT = "444455556666"
+ORG = "o-abcdefghij"
+
+
+@dataclass
+class Evidence:
+    """What ``verify`` is given: digest objects, log hashes, the log files present (None: the hashed ones)."""
+
+    objects: list[DigestObject]
+    hashes: dict[integrity.Location, LogHash]
+    keys: list[digests.PublicKey]
+    present: list[integrity.Location] | None = None
+    window: tuple[int, int] = (0, 0)   # the bucket's (start, end)
+
+
+def evidence_of(bucket: dc.TrailBucket) -> Evidence:
+    return Evidence(bucket.digest_objects(), bucket.log_hashes(), digests.parse_public_keys(bucket.keys_document),
+                    window=(bucket.start, bucket.end))
+
+
+def verify_at_once(evidence: Evidence, **bounds: int | None) -> Report:
+    return integrity.verify(evidence.objects, evidence.hashes, evidence.present, evidence.keys, **bounds)
+
+
+def scope_groups(evidence: Evidence, *, join: bool = True) -> dict[integrity.Scope, Evidence]:
+    """The evidence split as the verify pipeline splits it: by the (joined) chain scope of each object's key."""
+    links = [link for obj in evidence.objects for link in integrity.scope_links(obj)]
+    joined = integrity.join_scopes(links) if join else {}
+    present = list(evidence.hashes) if evidence.present is None else evidence.present
+    groups: dict[integrity.Scope, Evidence] = {}
+
+    def group(key: str) -> Evidence:
+        return groups.setdefault(integrity.group_of(key, joined), Evidence([], {}, evidence.keys, []))
+
+    for obj in evidence.objects:
+        group(obj.key).objects.append(obj)
+    for location, found in evidence.hashes.items():
+        group(location[1]).hashes[location] = found
+    for location in present:
+        part = group(location[1])
+        assert part.present is not None
+        part.present.append(location)
+    return groups
+
+
+def verify_by_scope(evidence: Evidence, *, join: bool = True, **bounds: int | None) -> Report:
+    # Each group in reverse order: within a Beam group the order is arbitrary.
+    return integrity.merge_reports(
+        integrity.verify(list(reversed(part.objects)), dict(reversed(part.hashes.items())), part.present,
+                         part.keys, **bounds)
+        for part in reversed(scope_groups(evidence, join=join).values()))
+
+
+def with_account(account: str, build: Callable[[], dc.TrailBucket]) -> dc.TrailBucket:
+    with mock.patch.object(dc, "ACCOUNT", account):
+        return build()
+
+
+def combined(*parts: dc.TrailBucket) -> dc.TrailBucket:
+    """One bucket holding the objects of several trails' buckets (the parts keep the key indexes)."""
+    whole = dc.TrailBucket(bucket=dc.BUCKET, regions=parts[0].regions, first_hour=parts[0].first_hour,
+                           last_hour=max(part.last_hour for part in parts))
+    for part in parts:
+        whole.objects.update(part.objects)
+        whole.metadata.update(part.metadata)
+    return whole
+
+
+def two_accounts(hours: int = HOURS) -> tuple[dc.TrailBucket, dc.TrailBucket, dc.TrailBucket]:
+    """(the bucket, account 1's part, account 2's part): two accounts x two regions, one trail each."""
+    first = dc.build_bucket(regions=(EAST, WEST), hours=hours)
+    second = with_account(OTHER_ACCOUNT, lambda: dc.build_bucket(regions=(EAST, WEST), hours=hours))
+    return combined(first, second), first, second
+
+
+def under_org(bucket: dc.TrailBucket, org: str = ORG) -> dc.TrailBucket:
+    """The trail delivered as an organization trail: keys under AWSLogs/<org>/, digests re-chained and re-signed."""
+    def rename(key: str) -> str:
+        return key.replace("AWSLogs/", f"AWSLogs/{org}/", 1)
+
+    moved = dc.TrailBucket(bucket=bucket.bucket, regions=bucket.regions, first_hour=bucket.first_hour,
+                           last_hour=bucket.last_hour)
+    moved.objects = {rename(key): data for key, data in bucket.objects.items() if "/CloudTrail/" in key}
+    for region in bucket.regions:
+        moved.logs[region] = {hour: [rename(key) for key in keys] for hour, keys in bucket.logs[region].items()}
+        moved.digests[region] = {}
+        previous: tuple[str, str, str] | None = None
+        for hour, key in sorted(bucket.digests[region].items()):
+            document = bucket.digest_document(key)
+            document["digestS3Object"] = rename(key)
+            for entry in document["logFiles"]:
+                entry["s3Object"] = rename(entry["s3Object"])
+            if document["previousDigestS3Object"] is not None and previous is not None:
+                (document["previousDigestS3Object"], document["previousDigestHashValue"],
+                 document["previousDigestSignature"]) = previous
+            signature = moved.put_digest(rename(key), document)
+            moved.digests[region][hour] = rename(key)
+            previous = (rename(key), hashlib.sha256(json.dumps(document).encode()).hexdigest(), signature)
+    return moved
+
+
+def tampered(tamper: Callable[[dc.TrailBucket], Expect]) -> Callable[[], Evidence]:
+    def scenario() -> Evidence:
+        bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+        tamper(bucket)
+        return evidence_of(bucket)
+    scenario.__name__ = tamper.__name__
+    return scenario
+
+
+def untouched() -> Evidence:
+    return evidence_of(dc.build_bucket(regions=(EAST, WEST), hours=HOURS))
+
+
+def restarted_with_a_log_in_the_gap() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST,), hours=7, restart_at=5, off_hours=2)
+    dc.add_log(bucket, EAST, 3)
+    return evidence_of(bucket)
+
+
+def backfilled() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    dc.add_backfill(bucket, EAST, 2)
+    return evidence_of(bucket)
+
+
+def keys_not_yet_valid() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    bucket.keys_document = dc.public_keys_document("aws", valid_from=dc.FIRST + dc.HOUR * 100)
+    return evidence_of(bucket)
+
+
+def signature_from_the_next_digest() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    dc.remove_signature(bucket, bucket.digest_key(EAST, 2))
+    return evidence_of(bucket)
+
+
+def newest_digest_deleted_and_a_late_log() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    dc.delete(bucket, bucket.digest_key(EAST, 5))
+    dc.add_log(bucket, EAST, 6)   # only in us-east-1: eu-west-1's chain must not take its time as a bound
+    return evidence_of(bucket)
+
+
+def region_without_digests() -> Evidence:
+    """eu-west-1's digests are all deleted: its log files form groups with no digest at all."""
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    for key in bucket.digests[WEST].values():
+        dc.delete(bucket, key)
+    dc.add_log(bucket, WEST, 6)
+    return evidence_of(bucket)
+
+
+def no_digest_anywhere() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    for key in [key for key in bucket.objects if "/CloudTrail-Digest/" in key]:
+        dc.delete(bucket, key)
+    return evidence_of(bucket)
+
+
+def two_accounts_two_regions() -> Evidence:
+    return evidence_of(two_accounts()[0])
+
+
+def two_accounts_tampered_everywhere() -> Evidence:
+    """A modified log, a missing digest, a forged signature and an unlisted log, each in another scope,
+    and one region of the second account without any digest."""
+    bucket, first, second = two_accounts()
+    dc.change_log_byte(bucket, first.log_key(EAST, 2))
+    dc.delete(bucket, first.digest_key(WEST, 3))
+    dc.replace_signature(bucket, second.digest_key(EAST, 1))
+    with mock.patch.object(dc, "ACCOUNT", OTHER_ACCOUNT):
+        dc.add_log(bucket, EAST, 4)
+        dc.add_log(bucket, WEST, 2)
+    for key in second.digests[WEST].values():
+        dc.delete(bucket, key)
+    return evidence_of(bucket)
+
+
+def digest_lists_another_regions_log() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    foreign = bucket.digest_document(bucket.digest_key(WEST, 2))["logFiles"][0]
+    dc.edit_digest(bucket, bucket.digest_key(EAST, 2), lambda document: document["logFiles"].append(foreign),
+                   signer="aws")
+    dc.delete(bucket, bucket.digest_key(WEST, 2))   # the foreign log file is left unlisted in its own scope
+    return evidence_of(bucket)
+
+
+def digest_names_another_accounts_previous() -> Evidence:
+    bucket, first, second = two_accounts()
+    missing = second.digest_key(WEST, 3).replace("T04", "T07")
+
+    def relink(key: str, target: str) -> None:
+        dc.edit_digest(bucket, key, lambda document: document.update(previousDigestS3Object=target))
+
+    relink(first.digest_key(EAST, 3), second.digest_key(EAST, 2))   # present in the other account
+    relink(first.digest_key(WEST, 3), missing)                      # absent: a missing digest of the other chain
+    dc.remove_signature(bucket, second.digest_key(EAST, 2))         # its signature now comes from the link
+    return evidence_of(bucket)
+
+
+def org_trail_beside_the_accounts_trail() -> Evidence:
+    """The account's own trail and an org trail in one bucket, same account and regions; the org trail's
+    us-east-1 digests are all deleted, and a log file is planted under each."""
+    own = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    org = under_org(dc.build_bucket(regions=(EAST, WEST), hours=HOURS))
+    for key in org.digests[EAST].values():
+        dc.delete(org, key)
+    dc.delete(org, org.digest_key(WEST, 2))
+    planted = dc.add_log(own, EAST, 3)
+    org.objects[planted.replace("AWSLogs/", f"AWSLogs/{ORG}/", 1)] = own.objects[planted]
+    return evidence_of(combined(own, org))
+
+
+def present_without_a_hash() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=HOURS)
+    evidence = evidence_of(bucket)
+    evidence.present = list(evidence.hashes)
+    del evidence.hashes[dc.BUCKET, bucket.log_key(EAST, 1)]
+    return evidence
+
+
+def unparseable_and_unscoped() -> Evidence:
+    bucket = dc.build_bucket(regions=(EAST, WEST), hours=2)
+    evidence = evidence_of(bucket)
+    evidence.objects += [DigestObject(bucket="b", key="not/a/digest.json.gz", data=b"\x1f\x8b junk", signature=None,
+                                      algorithm=None)] * 2
+    evidence.hashes["b", "exports/copy.json.gz"] = integrity.log_hash("b", "exports/copy.json.gz", b"")
+    evidence.present = [*evidence.hashes, ("b", "AWSLogs/1/CloudTrail/us-east-1/2024/05/01/no-time.json.gz")]
+    return evidence
+
+
+SCENARIOS: list[Callable[[], Evidence]] = [
+    untouched, *(tampered(t) for t in TAMPERING), restarted_with_a_log_in_the_gap, backfilled, keys_not_yet_valid,
+    signature_from_the_next_digest, newest_digest_deleted_and_a_late_log, region_without_digests, no_digest_anywhere,
+    two_accounts_two_regions, two_accounts_tampered_everywhere, digest_lists_another_regions_log,
+    digest_names_another_accounts_previous, org_trail_beside_the_accounts_trail, present_without_a_hash,
+    unparseable_and_unscoped,
+]
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["unbounded", "start-end"])
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
+def test_verifying_per_scope_and_merging_is_one_verify_call(scenario: Callable[[], Evidence], bounded: bool) -> None:
+    evidence = scenario()
+    bounds = dict(zip(("start", "end"), evidence.window)) if bounded else {}
+    assert verify_by_scope(evidence, **bounds).to_json() == verify_at_once(evidence, **bounds).to_json()
+
+
+def test_each_group_holds_one_scope() -> None:
+    bucket, _, _ = two_accounts()
+    groups = scope_groups(evidence_of(bucket))
+    assert sorted(groups) == sorted(("", account, region) for account in (dc.ACCOUNT, OTHER_ACCOUNT)
+                                    for region in (EAST, WEST))
+    for scope, part in groups.items():
+        keys = [obj.key for obj in part.objects] + [key for _, key in part.hashes]
+        assert len(part.objects) == HOURS and {integrity.scope_of(key) for key in keys} == {scope}
+
+
+@pytest.mark.parametrize("scenario", [digest_lists_another_regions_log, digest_names_another_accounts_previous],
+                         ids=lambda s: s.__name__)
+def test_digests_naming_another_scope_join_the_scopes(scenario: Callable[[], Evidence]) -> None:
+    evidence = scenario()
+    at_once = verify_at_once(evidence).to_json()
+    assert len(scope_groups(evidence)) < len(scope_groups(evidence, join=False))
+    assert verify_by_scope(evidence, join=False).to_json() != at_once   # why scopes are joined
+    assert verify_by_scope(evidence).to_json() == at_once
+
+
+def test_scope_of_keeps_org_ids_apart() -> None:
+    log_key = dc.build_bucket(hours=1).log_key(EAST, 0)
+    digest_key = dc.build_bucket(hours=1).digest_key(EAST, 0)
+    assert integrity.scope_of(log_key) == integrity.scope_of(digest_key) == ("", dc.ACCOUNT, EAST)
+    for key in (log_key, digest_key):
+        assert integrity.scope_of(key.replace("AWSLogs/", f"AWSLogs/{ORG}/")) == (ORG, dc.ACCOUNT, EAST)
+    assert integrity.scope_of("AWSLogs/1/CloudTrail-Insight/x/2024/05/01/f.json.gz") == ("", "1", "x")
+    assert integrity.scope_of("archive/export.json.gz") == integrity.UNSCOPED
+
+
+def test_an_org_trails_log_files_are_not_judged_by_the_accounts_own_trail() -> None:
+    """The org trail's us-east-1 digests are gone: its log files are listed by no digest of their scope, even
+    though the account's own trail has digests for the same account, region and hours."""
+    report = verify_at_once(org_trail_beside_the_accounts_trail())
+    org_logs = [f for f in report.of_kind(LOG_NOT_COVERED) if f"AWSLogs/{ORG}/" in f.subject and f.region == EAST]
+    assert org_logs and {(f.severity, f.detail) for f in org_logs} == {
+        (WARNING, "listed by no digest: no digest of its account and region is present")}
+    (own,) = [f for f in report.of_kind(LOG_NOT_COVERED) if f"AWSLogs/{ORG}/" not in f.subject]
+    assert own.severity == INVALID and "added or replaced after delivery" in own.detail
+
+
+def test_merged_reports_are_sorted_and_summarised_as_one() -> None:
+    report = verify_at_once(two_accounts_tampered_everywhere())
+    halves = [Report(report.findings[1::2]), Report(report.findings[::2]), Report(report.findings[:3])]
+    merged = integrity.merge_reports(halves)
+    assert merged == report and merged.summaries == report.summaries
+    assert integrity.merge_reports([]).to_json() == integrity.verify([], {}).to_json()

@@ -441,6 +441,17 @@ def test_index_duplicate_deliveries_keep_one() -> None:
     assert session_index([A, A, replace(A)]) == {"ASIAA": A}
 
 
+A_CONFLICT = replace(A, source_ip="192.0.2.99")      # a conflicting copy: same eventID, key and time
+
+
+@pytest.mark.parametrize("order", [[A, A_CONFLICT], [A_CONFLICT, A]], ids=["original-first", "conflict-first"])
+def test_index_picks_the_same_conflicting_copy_in_any_order(order: list[Session]) -> None:
+    # Worker processes see the copies in any order; the attribution must not depend on it.
+    assert session_index(order)["ASIAA"] == session_index([A, A_CONFLICT])["ASIAA"]
+    assert shared_event_index([replace(s, shared_event_id="s") for s in order]) == shared_event_index(
+        [replace(s, shared_event_id="s") for s in [A, A_CONFLICT]])
+
+
 SHARED_CALLER = replace(C, shared_event_id="shared-c")
 SHARED_ROLE_COPY = replace(C_ROLE_COPY, shared_event_id="shared-c", access_key_id=None)   # response not logged
 

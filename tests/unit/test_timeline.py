@@ -270,7 +270,7 @@ def test_timeline_layout_and_summary(written: dict[str, Any], full: str) -> None
     assert manifest["context_event_ids"] == ["e01-assume", "e02-hop"]
     assert manifest["selection"] == {"principal": ALICE, "start": "2024-11-30T08:02:00Z",
                                      "end": "2024-11-30T10:00:00Z"}
-    reports = [json.loads(line) for line in (out / store.RUNS / "t1" / "files.jsonl").read_text().splitlines()]
+    reports = list(store.run_reports(str(out), "t1"))
     assert sum(r["records"] for r in reports) == 11 and sum(r["events"] for r in reports) == 6
     with pytest.raises(errors.InputError, match="not an empty folder"):
         timeline.write_timeline(full, Selection(), str(out), timeline_id="again")

@@ -19,8 +19,12 @@ class BeamFS:
         return FileSystems.open(path, compression_type=_RAW)
 
     def match(self, pattern: str) -> list[str]:
+        return [path for path, _ in self.match_sizes(pattern)]
+
+    def match_sizes(self, pattern: str) -> list[tuple[str, int]]:
+        """(path, size in bytes) of every file ``pattern`` matches, sorted by path."""
         results = FileSystems.match([pattern])
-        return sorted(metadata.path for result in results for metadata in result.metadata_list)
+        return sorted((metadata.path, metadata.size_in_bytes) for result in results for metadata in result.metadata_list)
 
     def exists(self, path: str) -> bool:
         return FileSystems.exists(path)

@@ -29,18 +29,22 @@ Shape of the data, and what each grouping step holds at worst::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+# Beam's own copy of cloudpickle: the one that pickles this pipeline's functions (the default pickler).
+from apache_beam.internal.cloudpickle import cloudpickle
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import changelog, historystore, identitystore
 from trailbeam.beam.filesystem import BEAM_FS
+from trailbeam.beam.options import SWITCH
 from trailbeam.changelog import ReadAccess, Tally, Touch
-from trailbeam.projections import DEFAULT, Registry
+from trailbeam.projections import DEFAULT, Registry, load_registry
 
 _NAMESPACE = "trailbeam.history"
 
@@ -48,14 +52,34 @@ _NAMESPACE = "trailbeam.history"
 class HistoryOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("--reads", action="store_true", default=False,
+        parser.add_argument("--reads", **SWITCH,
                             help="Also aggregate read and data access per (resource, principal, origin, hour).")
         parser.add_argument("--projections", action="append", default=None,
                             help="Extra resource projections, module:attribute (a Projection, a list of them or "
-                                 "a Registry); repeatable. The module must be importable on the workers.")
-        parser.add_argument("--history_shards", type=int, default=historystore.SHARDS,
-                            help=f"Files per dataset folder (default {historystore.SHARDS}); a resource's "
-                                 "change log, summary and reads share one shard.")
+                                 "a Registry); repeatable. The module travels to the workers inside the job.")
+        parser.add_argument("--history_shards", type=int, default=None,
+                            help="Files per dataset folder; a resource's change log, summary and reads share one "
+                                 f"shard (default: one per {historystore.STORE_BYTES_PER_SHARD >> 20} MiB of stored "
+                                 f"events, at least {historystore.SHARDS}).")
+
+
+def load_projections(specs: Iterable[str]) -> Registry:
+    """The default projections plus those ``specs`` name (``module:attribute``), ready to ship to workers.
+
+    A user's projection module is usually a file beside the launch command, not a package installed on
+    the workers: each named module outside trailbeam is registered with cloudpickle to be pickled by value,
+    so its functions travel inside the job (with ``--setup_file`` or a custom container alike). What that
+    module imports from other modules of the user's must be installed on the workers.
+
+    Raises:
+        ValueError: as ``projections.load_registry``.
+    """
+    registry = load_registry(specs, DEFAULT)
+    for spec in specs:
+        module = sys.modules[spec.partition(":")[0]]
+        if module.__name__.split(".")[0] != "trailbeam":
+            cloudpickle.register_pickle_by_value(module)
+    return registry
 
 
 def _read(path: str) -> bytes:
@@ -94,6 +118,7 @@ class _ChangelogFileFn(beam.DoFn):
 def _log(grouped: tuple[str, Iterable[Touch]], *, shards: int, registry: Registry) -> tuple[int, historystore.EncodedLog]:
     arn, touches = grouped
     ref, entries = changelog.resource_log(arn, touches, registry=registry)
+    Metrics.distribution(_NAMESPACE, "touches_per_resource").update(len(entries))
     return historystore.shard_of(arn, shards), historystore.encode_log(ref, entries)
 
 
@@ -147,6 +172,7 @@ def _by_shard(access: ReadAccess, *, shards: int) -> tuple[int, ReadAccess]:
 def _write_shard(grouped: tuple[int, dict[str, list[Any]]], *, store_root: str, run_id: str,
                  reads: bool) -> dict[str, int]:
     shard, parts = grouped
+    Metrics.distribution(_NAMESPACE, "logs_per_shard").update(len(parts["logs"]))
     return historystore.write_shard(BEAM_FS, store_root, run_id, shard, parts["logs"],
                                     parts["reads"] if reads else None)
 

@@ -108,6 +108,9 @@ def _finish(_: Any, tagged: tuple[str, bytes], issued_blob: bytes, uses_blob: by
             counts: list[dict[str, int]], issuers: list[tuple[int, str, bytes]], *, store_root: str, run_id: str, event_files: int) -> dict[str, Any]:
     issued: tuple[list[Session], list[Grant]] = pickle.loads(issued_blob)
     uses: list[usage.CredentialUse] = pickle.loads(uses_blob)
+    # What the one gathering step holds: sized by identities, never by their events.
+    Metrics.distribution(_NAMESPACE, "finish_sessions").update(len(issued[0]))
+    Metrics.distribution(_NAMESPACE, "finish_uses").update(len(uses))
     summary = identityreport.write_run(BEAM_FS, store_root, run_id, sessions=issued[0], grants=issued[1],
                                        indexes=pickle.loads(tagged[1]), uses=uses,
                                        issuers=issuers, counts=counts[0] if counts else {},

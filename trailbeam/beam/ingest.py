@@ -3,14 +3,44 @@
 Shape of the data between steps::
 
     patterns --MatchSources--> SourceObject       S3 prefixes --ListS3Objects--> SourceObject
+    SourceObjects --PlanShards (combine: count, bytes)--> Shards(ids, reports, quarantine)   [side input]
     SourceObjects (reshuffled: objects are read in parallel)
-      --ParseFiles--> main: (partition-hour key, spill chunk path)      [events parked in chunks]
-                      ids: (shard, packed (eventID, partition-hour key) pairs)
-                      quarantine: QuarantineRecord dicts
-                      reports: FileReport dicts
-    ids --GroupByKey--> per shard --FindSplitIds--> {eventID: copies} seen in several partition-hours
-    (key, chunk path) --GroupByKey--> (key, [chunk paths]) --WritePartitions(split ids)--> partition counts
-    reports + partition counts + quarantine counts --WriteRunManifest--> _runs/<run>/summary.json
+      --ParseFiles(consumed, Shards)--> main: (partition-hour key, spill chunk path)   [events parked in chunks]
+                      ids: (id shard, packed (eventID, partition-hour key) pairs)
+                      quarantine: (URI shard, QuarantineRecord dict)
+                      reports: (URI shard, FileReport dict)
+    ids --GroupIdsByShard--> per shard --FindSplitIds--> {eventID: copies} seen in several partition-hours
+        --MergeSplitIds--> one dict                                                       [side input]
+    (key, chunk path) --GroupByPartition--> (key, [chunk paths]) --WritePartitions(split ids)--> partition counts
+    quarantine --GatherQuarantine--> per shard --WriteQuarantine--> quarantine/run=<run>/part-<shard>.avro,
+        counts by reason --MergeQuarantineCounts--> one dict
+    reports --GroupReportsByShard--> per shard --WriteFileReports--> _runs/<run>/files-<shard>.jsonl, Totals
+    Totals of report shards + of each partition --MergeTotals (combine)--> the run's Totals
+    partition counts --DistinctPartitions, CountPartitions--> how many partitions
+    Totals + partitions + quarantine counts + split ids --WriteRunManifest--> commit, _runs/<run>/summary.json
+
+Shard counts follow from the input, so no group grows with it (``ShardSizes`` sets the bounds; the
+same input gets the same counts, hence the same files, on any runner). What each grouping step holds
+at worst:
+
+- GroupIdsByShard / FindSplitIds: the (eventID, partition-hour) pairs of 1/shards of the events, shards =
+  max(64, ceil(source bytes / 256 MiB)): ~1.5M eventIDs (~250 MB while scanned) for gzipped CloudTrail at
+  ~180 B per event, fewer for uncompressed input.
+- MergeSplitIds: only the eventIDs found in several partition-hours (conflicts: bounded by bad input).
+- GroupByPartition / WritePartitions: the chunk paths of one partition-hour; the partition's events are
+  read back one partition-hour at a time (memory bounded by the largest partition-hour, see
+  ``trailbeam.spill``).
+- GatherQuarantine / WriteQuarantine: the quarantined records of the objects hashed to one of
+  max(1, ceil(source bytes / 64 MiB)) shards: on average the rejects of ~64 MiB of source objects (up to
+  ~10x that once gzipped records are decompressed), and at least all rejects of one object, which stay
+  together. Quarantine is bounded by the bad input; the shards bound it even when all input is bad.
+- GroupReportsByShard / WriteFileReports: the reports (~500 bytes each) of the objects hashed to one of
+  max(1, ceil(objects / 50,000)) shards: ~50k reports.
+- MergeTotals, MergeQuarantineCounts, CountPartitions: combines of fixed-size partials (Totals hold the
+  set of accounts and regions seen, not one entry per file or partition).
+- EarlierRuns (the ``consumed`` side input, built on the launcher): one report per object ever ingested
+  into the store, ~0.5 KB pickled and ~1.8 KB as a Python dict per object on every worker; it grows with
+  the store, not the run.
 
 Only chunk paths travel through the shuffle, so memory stays bounded by the largest partition-hour
 (see ``trailbeam.spill``).
@@ -23,6 +53,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -37,7 +68,7 @@ from trailbeam import errors, eventids, ingest, s3, spill, store
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.cloudtrail import ColumnCache
 from trailbeam.selectors import ALL, EventFilter
-from trailbeam.summary import summarize
+from trailbeam.summary import Totals, merge_totals, partition_of, summarize_totals, totals_of
 
 _NAMESPACE = "trailbeam.ingest"
 QUARANTINE = "quarantine"
@@ -117,9 +148,8 @@ class ListS3Objects(beam.PTransform):
 class _ParseFilesFn(beam.DoFn):
     """Reads each object and delegates to ``ingest.ingest_object``; spills events in chunks."""
 
-    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None, shards: int,
+    def __init__(self, *, run_id: str, spill_dir: str, shape: str, progress_dir: str | None,
                  keep: EventFilter, s3_settings: s3.S3Settings | None):
-        self._shards = shards
         self._run_id = run_id
         self._spill_dir = spill_dir
         self._shape = shape
@@ -143,6 +173,7 @@ class _ParseFilesFn(beam.DoFn):
 
     def start_bundle(self):
         self._buffer = spill.Buffer(_SPILL_BYTES)
+        self._shards: Shards | None = None  # the run's shard counts, from the side input (finish_bundle has none)
 
     def _reader(self, source: SourceObject):
         def read() -> bytes:
@@ -163,7 +194,8 @@ class _ParseFilesFn(beam.DoFn):
             return None
         return self._pool.submit(self._reader(source))
 
-    def process(self, batch, consumed):
+    def process(self, batch, consumed, shards):
+        self._shards = shards
         pending = []
         for source in batch:
             earlier = consumed.get(source.uri)
@@ -182,9 +214,10 @@ class _ParseFilesFn(beam.DoFn):
         self._rejected.inc(int(report.rejected))
         self._progress.add(files=1, records=report.records, size=report.size)
         full = self._buffer.add(result.events, result.encoded_bytes)
+        shards = self._shards
         for record in result.quarantine:
-            yield pvalue.TaggedOutput(QUARANTINE, record)
-        yield pvalue.TaggedOutput(REPORTS, report.to_json())
+            yield pvalue.TaggedOutput(QUARANTINE, (store.uri_shard(record["uri"], shards.quarantine), record))
+        yield pvalue.TaggedOutput(REPORTS, (store.uri_shard(source.uri, shards.reports), report.to_json()))
         if full:
             ids, chunks = self._spill()
             for shard_ids in ids:
@@ -201,7 +234,9 @@ class _ParseFilesFn(beam.DoFn):
 
     def _spill(self):
         """Writes the buffered chunks; returns the shards' eventID pairs and the chunk references."""
-        ids = eventids.spread(self._buffer.event_ids(), self._shards)
+        if self._shards is None:  # no element in this bundle: nothing buffered
+            return [], []
+        ids = eventids.spread(self._buffer.event_ids(), self._shards.ids)
         chunks = []
         for key, chunk in self._buffer.drain():
             path = FileSystems.join(self._spill_dir, f"{uuid.uuid4().hex}.chunk")
@@ -261,17 +296,123 @@ class _WritePartitionFn(beam.DoFn):
 
 
 class _WriteQuarantineFn(beam.DoFn):
+    """One shard of the quarantine (the records of the source objects hashed to it): one Avro file."""
+
     def __init__(self, *, store_root: str, run_id: str):
         self._store_root = store_root
         self._run_id = run_id
 
+    def setup(self):
+        self._per_shard = Metrics.distribution(_NAMESPACE, "quarantined_per_shard")
+
     def process(self, element):
-        _, records = element
-        yield store.write_quarantine(self._store_root, list(records), run_id=self._run_id, fs=BEAM_FS)
+        shard, records = element
+        records = list(records)
+        self._per_shard.update(len(records))
+        yield store.write_quarantine(self._store_root, records, run_id=self._run_id, shard=shard, fs=BEAM_FS)
 
 
-def _split_ids(_shard, blobs):
-    return eventids.split_ids(blobs)
+class _WriteReportsFn(beam.DoFn):
+    """One shard of the run's file reports: its part of the file list, and its totals for the summary."""
+
+    def __init__(self, *, store_root: str, run_id: str):
+        self._store_root = store_root
+        self._run_id = run_id
+
+    def setup(self):
+        self._per_shard = Metrics.distribution(_NAMESPACE, "reports_per_shard")
+
+    def process(self, element):
+        shard, reports = element
+        reports = list(reports)
+        self._per_shard.update(len(reports))
+        store.write_reports(self._store_root, self._run_id, shard, reports, fs=BEAM_FS)
+        yield totals_of(reports=reports)
+
+
+class _FindSplitIdsFn(beam.DoFn):
+    """One eventID shard -> the eventIDs it saw under several partition-hours."""
+
+    def setup(self):
+        self._per_shard = Metrics.distribution(_NAMESPACE, "ids_per_shard")
+
+    def process(self, element):
+        _, blobs = element
+        scan = eventids.scan_shard(blobs)
+        self._per_shard.update(scan.ids)
+        yield scan.split
+
+
+class Shards(NamedTuple):
+    """How many shards each grouping step of one run uses (the same for the same input on any runner)."""
+
+    ids: int
+    reports: int
+    quarantine: int
+
+
+@dataclass(frozen=True)
+class ShardSizes:
+    """How much one shard of each grouping step may hold; the shard counts follow from the input."""
+
+    min_id_shards: int = eventids.DEFAULT_SHARDS
+    bytes_per_id_shard: int = eventids.BYTES_PER_ID_SHARD
+    files_per_report_shard: int = store.FILES_PER_REPORT_SHARD
+    bytes_per_quarantine_shard: int = store.BYTES_PER_QUARANTINE_SHARD
+
+    def shards(self, *, files: int, total_bytes: int) -> Shards:
+        return Shards(
+            ids=eventids.shard_count(total_bytes, minimum=self.min_id_shards,
+                                     bytes_per_shard=self.bytes_per_id_shard),
+            reports=store.report_shards(files, files_per_shard=self.files_per_report_shard),
+            quarantine=store.quarantine_shards(total_bytes, bytes_per_shard=self.bytes_per_quarantine_shard))
+
+
+class _PlanShardsFn(beam.CombineFn):
+    """SourceObjects -> the run's Shards, from how many objects there are and their total size."""
+
+    def __init__(self, sizes: ShardSizes):
+        self._sizes = sizes
+
+    def create_accumulator(self):
+        return 0, 0
+
+    def add_input(self, accumulator, source):
+        return accumulator[0] + 1, accumulator[1] + source.size
+
+    def merge_accumulators(self, accumulators):
+        files = total_bytes = 0
+        for count, size in accumulators:
+            files += count
+            total_bytes += size
+        return files, total_bytes
+
+    def extract_output(self, accumulator):
+        return self._sizes.shards(files=accumulator[0], total_bytes=accumulator[1])
+
+
+class _MergeTotalsFn(beam.CombineFn):
+    """Partial summary Totals (per report shard, per partition-hour) -> the run's Totals."""
+
+    def create_accumulator(self):
+        return Totals()
+
+    def add_input(self, accumulator, totals):
+        return accumulator.merge(totals)
+
+    def merge_accumulators(self, accumulators):
+        return merge_totals(accumulators)
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def _partition_totals(partition):
+    return totals_of(partitions=[partition])
+
+
+def _partition_name(partition):
+    return partition_of(partition["key"])
 
 
 def _merged(dicts):
@@ -281,27 +422,38 @@ def _merged(dicts):
     return merged
 
 
-def _write_manifest(_, reports, partitions, quarantine, split, *, store_root, run_id, sources, spill_dir):
-    summary = summarize(run_id=run_id, sources=sources, reports=reports, partitions=partitions,
-                        quarantine=quarantine, split=split)
-    store.commit(store_root, run_id, summary, reports, fs=BEAM_FS)
+def _summed(counts):
+    total: dict[str, int] = {}
+    for found in counts:
+        for reason, count in found.items():
+            total[reason] = total.get(reason, 0) + count
+    return total
+
+
+def _write_manifest(_, totals, partitions, quarantine, split, *, store_root, run_id, sources, spill_dir):
+    summary = summarize_totals(run_id=run_id, sources=sources, totals=totals, partitions=partitions,
+                               quarantine=[quarantine], split=split)
+    store.commit(store_root, run_id, summary, fs=BEAM_FS)
     if FileSystems.exists(spill_dir):
         FileSystems.delete([spill_dir])
     return summary
 
 
 class IngestCloudTrail(beam.PTransform):
-    """SourceObjects -> the event store written under ``store_root`` for one run; yields its summary."""
+    """SourceObjects -> the event store written under ``store_root`` for one run; yields its summary.
+
+    ``shard_sizes``: how much one shard of each grouping step may hold (tests make them small).
+    """
 
     def __init__(self, *, store_root: str, run_id: str, sources: list[str], shape: str = "auto",
                  codec: str = "zstandard", progress_dir: str | None = None,
-                 id_shards: int = eventids.DEFAULT_SHARDS, keep: EventFilter = ALL,
+                 shard_sizes: ShardSizes = ShardSizes(), keep: EventFilter = ALL,
                  consumed: dict | None = None, s3_settings: s3.S3Settings | None = None):
         super().__init__()
         self._keep = keep
         self._consumed = consumed or {}
         self._s3_settings = s3_settings
-        self._id_shards = id_shards
+        self._shard_sizes = shard_sizes
         self._store_root = store_root
         self._run_id = run_id
         self._sources = sources
@@ -313,17 +465,18 @@ class IngestCloudTrail(beam.PTransform):
     def expand(self, objects):
         # What earlier runs ingested, as one element: a side input built on the launcher.
         consumed = objects.pipeline | "EarlierRuns" >> beam.Create([self._consumed])
+        shards = objects | "PlanShards" >> beam.CombineGlobally(_PlanShardsFn(self._shard_sizes))
         parsed = (objects
                   | "SpreadObjects" >> beam.Reshuffle()
                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=_READ_THREADS * 2)
                   | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
                       run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
-                      progress_dir=self._progress_dir, shards=self._id_shards, keep=self._keep,
-                      s3_settings=self._s3_settings), consumed=pvalue.AsSingleton(consumed)).with_outputs(
+                      progress_dir=self._progress_dir, keep=self._keep, s3_settings=self._s3_settings),
+                      consumed=pvalue.AsSingleton(consumed), shards=pvalue.AsSingleton(shards)).with_outputs(
                           QUARANTINE, REPORTS, IDS, main="chunks"))
         split = (parsed[IDS]
                  | "GroupIdsByShard" >> beam.GroupByKey()
-                 | "FindSplitIds" >> beam.MapTuple(_split_ids)
+                 | "FindSplitIds" >> beam.ParDo(_FindSplitIdsFn())
                  | "MergeSplitIds" >> beam.CombineGlobally(_merged))
         partitions = (parsed.chunks
                       | "GroupByPartition" >> beam.GroupByKey()
@@ -331,17 +484,28 @@ class IngestCloudTrail(beam.PTransform):
                           store_root=self._store_root, run_id=self._run_id, codec=self._codec),
                           split=pvalue.AsSingleton(split)))
         quarantine = (parsed[QUARANTINE]
-                      | "KeyQuarantine" >> beam.Map(lambda record: ("quarantine", record))
                       | "GatherQuarantine" >> beam.GroupByKey()
                       | "WriteQuarantine" >> beam.ParDo(_WriteQuarantineFn(
-                          store_root=self._store_root, run_id=self._run_id)))
+                          store_root=self._store_root, run_id=self._run_id))
+                      | "MergeQuarantineCounts" >> beam.CombineGlobally(_summed))
+        report_totals = (parsed[REPORTS]
+                         | "GroupReportsByShard" >> beam.GroupByKey()
+                         | "WriteFileReports" >> beam.ParDo(_WriteReportsFn(
+                             store_root=self._store_root, run_id=self._run_id)))
+        totals = ((report_totals, partitions | "PartitionTotals" >> beam.Map(_partition_totals))
+                  | "AllTotals" >> beam.Flatten()
+                  | "MergeTotals" >> beam.CombineGlobally(_MergeTotalsFn()))
+        partition_count = (partitions
+                           | "PartitionNames" >> beam.Map(_partition_name)
+                           | "DistinctPartitions" >> beam.Distinct()
+                           | "CountPartitions" >> beam.combiners.Count.Globally())
         return (objects.pipeline
                 | "ManifestTrigger" >> beam.Create([None])
                 | "WriteRunManifest" >> beam.Map(
                     _write_manifest,
-                    reports=pvalue.AsList(parsed[REPORTS]),
-                    partitions=pvalue.AsList(partitions),
-                    quarantine=pvalue.AsList(quarantine),
+                    totals=pvalue.AsSingleton(totals),
+                    partitions=pvalue.AsSingleton(partition_count),
+                    quarantine=pvalue.AsSingleton(quarantine),
                     split=pvalue.AsSingleton(split),
                     store_root=self._store_root, run_id=self._run_id, sources=self._sources,
                     spill_dir=self._spill_dir))

@@ -6,7 +6,23 @@ options parse in the same process.
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+
+from trailbeam import errors, s3, webidentity
+
+
+def switch(value: str) -> bool:
+    """A switch's optional value: ``--reads`` alone, or ``--reads=true|false`` (a flex-template launcher
+    passes every parameter as ``--name=value``)."""
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{value!r}: give true or false")
+    return lowered == "true"
+
+
+SWITCH = {"nargs": "?", "const": True, "default": False, "type": switch}
 
 
 class IngestOptions(PipelineOptions):
@@ -35,8 +51,7 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--selectors", default=None,
                             help="JSON file of CloudTrail event selectors (aws cloudtrail get-event-selectors "
                                  "output); only matching events are stored, the others are counted.")
-        parser.add_argument("--write_only", action="store_true", default=False,
-                            help="Only events that are not readOnly.")
+        parser.add_argument("--write_only", **SWITCH, help="Only events that are not readOnly.")
         parser.add_argument("--event_source", action="append", default=None,
                             help="Only these eventSources, e.g. iam.amazonaws.com (comma-separated or repeated).")
         parser.add_argument("--progress_dir", default=None,
@@ -49,3 +64,41 @@ class VerifyOptions(PipelineOptions):
         parser.add_argument("--report", default=None, help="Where to write the verification report (JSON).")
         parser.add_argument("--public_keys", default=None,
                             help="aws cloudtrail list-public-keys output (default: the bundle's).")
+
+
+class AwsOptions(PipelineOptions):
+    """How workers get AWS credentials without any secret in the options (Dataflow stores them with the job).
+
+    With ``--aws_role_arn`` every worker assumes that role with its Google identity (``webidentity``);
+    without it, boto3's standard chain applies (environment, profile, instance role).
+    """
+
+    @classmethod
+    def _add_argparse_args(cls, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--aws_role_arn", default=None,
+                            help="AWS role to assume with the Google identity of the VM (Dataflow workers: "
+                                 "their service account) through STS AssumeRoleWithWebIdentity, refreshed "
+                                 "before expiry; default: the standard AWS credential chain.")
+        parser.add_argument("--aws_web_identity_audience", default=None,
+                            help="Audience of the Google ID token (accounts.google.com:oaud in the role's "
+                                 f"trust policy); default: {webidentity.DEFAULT_AUDIENCE}.")
+        parser.add_argument("--sts_endpoint_url", default=None,
+                            help="STS endpoint for --aws_role_arn; default: STS in --s3_region_name.")
+
+
+def s3_settings(options: PipelineOptions) -> s3.S3Settings:
+    """The S3 settings of Beam's ``S3Options`` (endpoint, region) and ``AwsOptions``, checked on the launcher.
+
+    Raises:
+        errors.InputError: a malformed role ARN, or an audience or STS endpoint without a role ARN.
+    """
+    endpoint = options.view_as(S3Options)
+    aws = options.view_as(AwsOptions)
+    if aws.aws_role_arn is None and (aws.aws_web_identity_audience or aws.sts_endpoint_url):
+        raise errors.InputError("--aws_web_identity_audience and --sts_endpoint_url need --aws_role_arn")
+    if aws.aws_role_arn is not None and not webidentity.ROLE_ARN.fullmatch(aws.aws_role_arn):
+        raise errors.InputError(f"--aws_role_arn {aws.aws_role_arn!r}: give an IAM role ARN, "
+                                "arn:aws:iam::<12-digit account>:role/NAME")
+    return s3.S3Settings(endpoint_url=endpoint.s3_endpoint_url, region=endpoint.s3_region_name,
+                         role_arn=aws.aws_role_arn, web_identity_audience=aws.aws_web_identity_audience,
+                         sts_endpoint_url=aws.sts_endpoint_url)

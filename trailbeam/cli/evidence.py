@@ -24,6 +24,7 @@ def add_commands(commands: Any) -> None:
     collect_cmd.add_argument("source", metavar="S3_URI", help="s3://bucket[/prefix]")
     collect_cmd.add_argument("--out", required=True, metavar="FOLDER", help="a new folder for the bundle")
     add_trail_scope(collect_cmd)
+    _add_role(collect_cmd)
     collect_cmd.add_argument("--public-keys", metavar="FILE",
                              help="aws cloudtrail list-public-keys output to include (default: ask CloudTrail)")
     collect_cmd.set_defaults(handler=_collect)
@@ -35,6 +36,7 @@ def add_commands(commands: Any) -> None:
         "moved, re-signed or left uncovered, per account, region, trail and hour.")
     verify.add_argument("source", metavar="SOURCE", help="evidence folder, or s3://bucket[/prefix]")
     add_trail_scope(verify)
+    _add_role(verify)
     verify.add_argument("--public-keys", metavar="FILE", help="aws cloudtrail list-public-keys output")
     verify.add_argument("--all", action="store_true", help="list valid files too, not only problems")
     verify.add_argument("--object-lock", action="store_true",
@@ -46,6 +48,13 @@ def add_commands(commands: Any) -> None:
     add_format(verify)
     verify.set_defaults(handler=_verify)
 
+
+
+def _add_role(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aws-role-arn", help="AWS role to assume with the Google identity of the VM "
+                        "(STS AssumeRoleWithWebIdentity) instead of the standard AWS credential chain")
+    parser.add_argument("--aws-web-identity-audience", help="audience of the Google ID token (default: trailbeam)")
+    parser.add_argument("--sts-endpoint-url", help="STS endpoint for --aws-role-arn (default: AWS, in --s3-region)")
 
 
 # ---- evidence ----
@@ -67,7 +76,9 @@ def _collect_into(args: argparse.Namespace, folder: str):  # type: ignore[no-unt
 
     from trailbeam import collect, s3
 
-    settings = s3.S3Settings(endpoint_url=args.s3_endpoint_url, region=args.s3_region)
+    settings = s3.S3Settings(endpoint_url=args.s3_endpoint_url, region=args.s3_region, role_arn=args.aws_role_arn,
+                             web_identity_audience=args.aws_web_identity_audience,
+                             sts_endpoint_url=args.sts_endpoint_url)
     return collect.collect(args.source, folder, settings=settings, today=datetime.now(timezone.utc).date(),
                            accounts=split_names(args.accounts), regions=split_names(args.regions), org_id=args.org_id,
                            start=flag_time(args.start, "--start"), end=flag_time(args.end, "--end"),

@@ -51,9 +51,14 @@ def add_commands(commands: Any) -> None:
                       help="CloudTrail event selectors, e.g. the output of aws cloudtrail get-event-selectors")
     what.add_argument("--write-only", action="store_true", help="only events that are not readOnly")
     what.add_argument("--event-source", help="comma-separated eventSources, e.g. iam.amazonaws.com,sts.amazonaws.com")
-    remote = ingest.add_argument_group("S3 (credentials come from the standard AWS chain: environment, profile, role)")
+    remote = ingest.add_argument_group("S3 (credentials come from the standard AWS chain: environment, profile, role; "
+                                       "or on Google Cloud from --aws-role-arn)")
     remote.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
     remote.add_argument("--s3-region", help="bucket region (default: from the AWS configuration)")
+    remote.add_argument("--aws-role-arn", help="AWS role to assume with the Google identity of the VM or Dataflow "
+                        "workers (STS AssumeRoleWithWebIdentity) instead of the standard chain")
+    remote.add_argument("--aws-web-identity-audience", help="audience of the Google ID token (default: trailbeam)")
+    remote.add_argument("--sts-endpoint-url", help="STS endpoint for --aws-role-arn (default: AWS, in --s3-region)")
     ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was quarantined")
     ingest.set_defaults(handler=_ingest)
 
@@ -105,7 +110,9 @@ def add_demo(commands: Any) -> None:
 def _ingest(args: argparse.Namespace, beam_args: list[str]) -> int:
     flags = {"accounts": args.accounts, "regions": args.regions, "org_id": args.org_id, "start": args.start,
              "end": args.end, "selectors": args.selectors, "event_source": args.event_source,
-             "s3_endpoint_url": args.s3_endpoint_url, "s3_region_name": args.s3_region}
+             "s3_endpoint_url": args.s3_endpoint_url, "s3_region_name": args.s3_region,
+             "aws_role_arn": args.aws_role_arn, "aws_web_identity_audience": args.aws_web_identity_audience,
+             "sts_endpoint_url": args.sts_endpoint_url}
     options = [f"--{name}={value}" for name, value in flags.items() if value]
     if args.write_only:
         options.append("--write_only")
