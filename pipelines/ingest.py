@@ -93,11 +93,11 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         branches.append(pipeline | "ListS3" >> ListS3Objects(tasks, settings))
     objects = branches[0] if len(branches) == 1 else tuple(branches) | "AllObjects" >> beam.Flatten()
     store_root = ingest.store.rstrip("/")
-    consumed = store.consumed_objects(store_root, BEAM_FS)
+    earlier_report_files = store.earlier_report_files(store_root, BEAM_FS)
     return objects | "Ingest" >> IngestCloudTrail(
         store_root=store_root, run_id=ingest.run_id, sources=sources, shape=ingest.input_format,
-        codec=ingest.codec, progress_dir=ingest.progress_dir, keep=event_filter(ingest), consumed=consumed,
-        s3_settings=settings)
+        codec=ingest.codec, progress_dir=ingest.progress_dir, keep=event_filter(ingest),
+        earlier_report_files=earlier_report_files, s3_settings=settings)
 
 
 def run(argv: list[str] | None = None) -> str:

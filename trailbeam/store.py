@@ -231,16 +231,68 @@ def commit(store_root: str, run_id: str, summary: dict[str, Any], reports: list[
         out.write(json.dumps(summary, indent=2, sort_keys=True).encode() + b"\n")
 
 
+def earlier_report_files(store_root: str, fs: StoreFS = LOCAL) -> list[str]:
+    """The file-list parts of every committed run, in the order that decides which report is the latest.
+
+    Runs in run-id order (their ``summary.json`` paths sorted), each run's parts in name order (a
+    legacy ``files.jsonl`` first). One path per part: cheap to hand to a pipeline.
+    """
+    return [path for summary_path in fs.match(_join(store_root, RUNS, "*", "summary.json"))
+            for path in _report_files(fs, summary_path.rsplit("/", 1)[0])]
+
+
+def _is_consumed(report: dict[str, Any]) -> bool:
+    """Whether the run that wrote ``report`` ingested its object (not skipped, modified or unreadable)."""
+    return report["shape"] not in NOT_CONSUMED
+
+
+def consumed_reports(order: int, path: str,
+                     fs: StoreFS = LOCAL) -> Iterator[tuple[str, tuple[tuple[int, int], dict[str, Any]]]]:
+    """The reports of one file-list part whose object was consumed, keyed by URI.
+
+    Args:
+        order: the part's place in ``earlier_report_files``.
+        path: the part.
+
+    Returns:
+        ``(uri, ((order, line), report))`` per consumed object; the position orders reports across parts
+        for ``latest_consumed``.
+    """
+    with fs.open(path) as handle:
+        for line_number, line in enumerate(handle.read().splitlines()):
+            report = json.loads(line)
+            if _is_consumed(report):
+                yield report["uri"], ((order, line_number), report)
+
+
+def latest_consumed(reports: Iterable[tuple[tuple[int, int], dict[str, Any]]]) -> dict[str, Any] | None:
+    """One object's earlier reports ``(position, report)`` -> the consumed one at the latest position.
+
+    That is the report of the newest committed run that ingested the object; reports of runs that skipped
+    it, found it modified or could not read it never win. None when no earlier run consumed it.
+    """
+    latest: tuple[tuple[int, int], dict[str, Any]] | None = None
+    for position, report in reports:
+        if _is_consumed(report) and (latest is None or position > latest[0]):
+            latest = (position, report)
+    return None if latest is None else latest[1]
+
+
 def consumed_objects(store_root: str, fs: StoreFS = LOCAL) -> dict[str, dict[str, Any]]:
-    """URI -> its report from the newest committed run that ingested it (incremental ingest)."""
+    """URI -> its report from the newest committed run that ingested it (incremental ingest).
+
+    Holds one report per object ever ingested: for tools and tests. The ingest pipeline joins the same
+    reports by URI instead (``earlier_report_files``, ``consumed_reports``, ``latest_consumed``).
+    """
+    earlier: dict[str, list[tuple[tuple[int, int], dict[str, Any]]]] = {}
+    for order, path in enumerate(earlier_report_files(store_root, fs)):
+        for uri, positioned in consumed_reports(order, path, fs):
+            earlier.setdefault(uri, []).append(positioned)
     consumed: dict[str, dict[str, Any]] = {}
-    for summary_path in fs.match(_join(store_root, RUNS, "*", "summary.json")):
-        for path in _report_files(fs, summary_path.rsplit("/", 1)[0]):
-            with fs.open(path) as handle:
-                for line in handle.read().splitlines():
-                    report = json.loads(line)
-                    if report["shape"] not in NOT_CONSUMED:
-                        consumed[report["uri"]] = report
+    for uri, reports in earlier.items():
+        report = latest_consumed(reports)
+        if report is not None:
+            consumed[uri] = report
     return consumed
 
 

@@ -7,10 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
+from apache_beam.pipeline import PipelineVisitor
 
 from pipelines import ingest as ingest_pipeline
 from trailbeam import cli, store
+from trailbeam.beam import launch
 
 pytestmark = pytest.mark.pipeline
 
@@ -94,3 +97,41 @@ def test_filtered_events_are_counted_not_stored(tmp_path):
     summary = _run(trail, out, "r1", "--write_only", "--end=2024-05-01T10:30:00Z")
     assert summary["records"]["filtered"] == 2 and summary["records"]["stored"] == 1 and summary["balanced"]
     assert [event_id for event_id, _ in _events(out)] == ["write"]
+
+
+class _Graph(PipelineVisitor):
+    """Each transform's side inputs (by producing transform) and the values of each Create."""
+
+    def __init__(self):
+        self.side_inputs: dict[str, list[str]] = {}
+        self.created: dict[str, list] = {}
+
+    def enter_composite_transform(self, node):
+        if isinstance(node.transform, beam.Create):  # a composite: Impulse, then its values
+            self.created[node.full_label] = list(node.transform.values)
+
+    def visit_transform(self, node):
+        if node.side_inputs:
+            self.side_inputs[node.full_label] = [side.pvalue.producer.full_label for side in node.side_inputs]
+
+
+def test_earlier_reports_meet_their_objects_in_a_join_not_in_a_side_input(tmp_path):
+    trail, out = tmp_path / "trail", tmp_path / "store"
+    _write(trail, "a.json.gz", [_event("e1", 1)])
+    _write(trail, "b.json.gz", [_event("e2", 2)])
+    _run(trail, out, "r1")
+    _run(trail, out, "r2")
+    _, pipeline = launch.prepare(ingest_pipeline.build, [f"--source={trail}", f"--store={out}", "--run_id=r3"])
+    graph = _Graph()
+    pipeline.visit(graph)
+    # The launcher hands over one path per earlier file-list part, not the reports in them...
+    assert graph.created["Ingest/EarlierRuns"] == list(enumerate(store.earlier_report_files(str(out))))
+    assert [path.rsplit("/", 2)[1] for _, path in graph.created["Ingest/EarlierRuns"]] == ["r1", "r2"]
+    assert not any(isinstance(value, dict) for values in graph.created.values() for value in values)
+    # ...and ParseFiles' only side input is the run's shard plan: each object meets its earlier report
+    # through the join by URI.
+    [plan] = [side for label, sides in graph.side_inputs.items() if label.startswith("Ingest/ParseFiles/")
+              for side in sides]
+    assert plan.startswith("Ingest/PlanShards/")
+    assert not any(label.startswith(("Ingest/EarlierRuns", "Ingest/ReadEarlierReports"))
+                   for labels in graph.side_inputs.values() for label in labels)

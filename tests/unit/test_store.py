@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from trailbeam import store
+from trailbeam.ingest import MODIFIED, SKIPPED
 
 
 @pytest.mark.parametrize(("files", "per_shard", "expected"), [
@@ -77,3 +78,45 @@ def test_a_store_written_before_the_split_is_still_read(tmp_path: Path):
 def test_an_unfinished_run_is_not_consumed(tmp_path: Path):
     store.write_reports(str(tmp_path), "r0", 0, [_report("/a")])
     assert store.consumed_objects(str(tmp_path)) == {}
+
+
+def _shaped(uri: str, shape: str, run: str) -> dict:
+    return {"uri": uri, "shape": shape, "run": run}
+
+
+@pytest.mark.parametrize(("reports", "expected"), [
+    ([], None),
+    ([((0, 0), _shaped("/a", "records", "r1"))], "r1"),
+    ([((0, 3), _shaped("/a", "records", "r1")), ((2, 0), _shaped("/a", SKIPPED, "r2"))], "r1"),
+    ([((0, 3), _shaped("/a", "records", "r1")), ((2, 0), _shaped("/a", MODIFIED, "r2"))], "r1"),
+    ([((0, 0), _shaped("/a", "unreadable", "r1"))], None),
+    ([((0, 0), _shaped("/a", "unreadable", "r1")), ((1, 5), _shaped("/a", "records", "r2"))], "r2"),
+    ([((4, 0), _shaped("/a", "records", "r3")), ((1, 0), _shaped("/a", "records", "r1"))], "r3"),
+    ([((1, 2), _shaped("/a", "records", "late-line")), ((1, 1), _shaped("/a", "records", "early-line"))],
+     "late-line"),
+    ([((1, 9), _shaped("/a", "records", "r1")), ((2, 0), _shaped("/a", "records", "r2"))], "r2"),
+], ids=["none", "one", "skipped-later", "modified-later", "only-unreadable", "read-after-unreadable",
+        "newest-run-in-any-order", "later-line-of-one-part", "later-part-beats-later-line"])
+def test_latest_consumed(reports, expected):
+    latest = store.latest_consumed(reports)
+    assert (None if latest is None else latest["run"]) == expected
+
+
+def test_the_join_parts_give_what_consumed_objects_gives(tmp_path: Path):
+    reports = {"r1": [_shaped("/a", "records", "r1"), _shaped("/b", "unreadable", "r1")],
+               "r2": [_shaped("/a", SKIPPED, "r2"), _shaped("/b", "records", "r2"), _shaped("/c", "records", "r2")],
+               "r3": [_shaped("/a", MODIFIED, "r3"), _shaped("/c", "records", "r3")]}
+    for run, part in reports.items():
+        store.commit(str(tmp_path), run, {"run_id": run}, part)
+    store.write_reports(str(tmp_path), "r4", 0, [_shaped("/a", "records", "r4")])  # never committed
+    paths = store.earlier_report_files(str(tmp_path))
+    assert [path.rsplit("/", 2)[1] for path in paths] == ["r1", "r2", "r3"]
+    joined: dict[str, list] = {}
+    for order, path in enumerate(paths):
+        for uri, positioned in store.consumed_reports(order, path):
+            joined.setdefault(uri, []).append(positioned)
+    assert {uri: [r["shape"] for _, r in found] for uri, found in joined.items()} == {
+        "/a": ["records"], "/b": ["records"], "/c": ["records", "records"]}  # only consumed reports travel
+    latest = {uri: store.latest_consumed(found)["run"] for uri, found in joined.items()}
+    assert latest == {"/a": "r1", "/b": "r2", "/c": "r3"}
+    assert {uri: r["run"] for uri, r in store.consumed_objects(str(tmp_path)).items()} == latest

@@ -4,8 +4,13 @@ Shape of the data between steps::
 
     patterns --MatchSources--> SourceObject       S3 prefixes --ListS3Objects--> SourceObject
     SourceObjects --PlanShards (combine: count, bytes)--> Shards(ids, reports, quarantine)   [side input]
-    SourceObjects (reshuffled: objects are read in parallel)
-      --ParseFiles(consumed, Shards)--> main: (partition-hour key, spill chunk path)   [events parked in chunks]
+    earlier runs' file-list parts (paths, from the launcher) --EarlierRuns, ReadEarlierReports-->
+        (URI, (position, report)) of each object an earlier run consumed
+    SourceObjects --KeyByUri--> (URI, SourceObject)
+    both --JoinEarlierReports (by URI)--> (URI, {objects, earlier}) --PairWithEarlier-->
+        (SourceObject, its latest earlier report or None)   [earlier reports of other objects are dropped]
+    (SourceObject, earlier) pairs (the join spreads them: objects are read in parallel)
+      --ParseFiles(Shards)--> main: (partition-hour key, spill chunk path)   [events parked in chunks]
                       ids: (id shard, packed (eventID, partition-hour key) pairs)
                       quarantine: (URI shard, QuarantineRecord dict)
                       reports: (URI shard, FileReport dict)
@@ -38,12 +43,16 @@ at worst:
   max(1, ceil(objects / 50,000)) shards: ~50k reports.
 - MergeTotals, MergeQuarantineCounts, CountPartitions: combines of fixed-size partials (Totals hold the
   set of accounts and regions seen, not one entry per file or partition).
-- EarlierRuns (the ``consumed`` side input, built on the launcher): one report per object ever ingested
-  into the store, ~0.5 KB pickled and ~1.8 KB as a Python dict per object on every worker; it grows with
-  the store, not the run.
+- ReadEarlierReports: one file-list part at a time (~50k reports; a store written before the split has
+  one ``files.jsonl`` per run).
+- JoinEarlierReports / PairWithEarlier: one object's earlier reports, the consumed ones only (~0.5 KB
+  each): one per earlier run that ingested it, so normally one (a run that finds an ingested object skips
+  it or reports it modified; more only from runs that overlapped or listed it twice), and the object
+  itself (twice if two sources list it). No worker holds the store's history: it is shuffled by URI, and
+  reports of objects this run does not list end there.
 
-Only chunk paths travel through the shuffle, so memory stays bounded by the largest partition-hour
-(see ``trailbeam.spill``).
+Events never travel through the shuffle, only their chunk paths do, so memory stays bounded by the
+largest partition-hour (see ``trailbeam.spill``).
 """
 
 from __future__ import annotations
@@ -74,6 +83,9 @@ _NAMESPACE = "trailbeam.ingest"
 QUARANTINE = "quarantine"
 REPORTS = "reports"
 IDS = "ids"
+# The two sides of the join of this run's objects with earlier runs' reports.
+OBJECTS = "objects"
+EARLIER = "earlier"
 # Objects read concurrently per worker.
 _READ_THREADS = 16
 # Encoded events buffered per worker before they are spilled as chunks.
@@ -194,12 +206,10 @@ class _ParseFilesFn(beam.DoFn):
             return None
         return self._pool.submit(self._reader(source))
 
-    def process(self, batch, consumed, shards):
+    def process(self, batch, shards):
+        """``batch``: (SourceObject, its latest earlier report or None) pairs."""
         self._shards = shards
-        pending = []
-        for source in batch:
-            earlier = consumed.get(source.uri)
-            pending.append((source, earlier, self._prefetch(source, earlier)))
+        pending = [(source, earlier, self._prefetch(source, earlier)) for source, earlier in batch]
         for source, earlier, future in pending:
             yield from self._ingest(source, earlier, future.result if future is not None else self._reader(source))
 
@@ -407,6 +417,17 @@ class _MergeTotalsFn(beam.CombineFn):
         return accumulator
 
 
+def _keyed_by_uri(source):
+    return source.uri, source
+
+
+def _with_earlier(uri, joined):
+    """One URI's join -> (SourceObject, latest earlier report or None) per listing of the object."""
+    earlier = store.latest_consumed(joined[EARLIER])
+    for source in joined[OBJECTS]:
+        yield source, earlier
+
+
 def _partition_totals(partition):
     return totals_of(partitions=[partition])
 
@@ -443,15 +464,17 @@ class IngestCloudTrail(beam.PTransform):
     """SourceObjects -> the event store written under ``store_root`` for one run; yields its summary.
 
     ``shard_sizes``: how much one shard of each grouping step may hold (tests make them small).
+    ``earlier_report_files``: the file-list parts of the store's committed runs, in
+    ``store.earlier_report_files`` order (their reports say which objects are ingested already).
     """
 
     def __init__(self, *, store_root: str, run_id: str, sources: list[str], shape: str = "auto",
                  codec: str = "zstandard", progress_dir: str | None = None,
                  shard_sizes: ShardSizes = ShardSizes(), keep: EventFilter = ALL,
-                 consumed: dict | None = None, s3_settings: s3.S3Settings | None = None):
+                 earlier_report_files: list[str] | None = None, s3_settings: s3.S3Settings | None = None):
         super().__init__()
         self._keep = keep
-        self._consumed = consumed or {}
+        self._earlier_report_files = list(earlier_report_files or [])
         self._s3_settings = s3_settings
         self._shard_sizes = shard_sizes
         self._store_root = store_root
@@ -463,17 +486,21 @@ class IngestCloudTrail(beam.PTransform):
         self._spill_dir = FileSystems.join(store_root, "_runs", run_id, "spill")
 
     def expand(self, objects):
-        # What earlier runs ingested, as one element: a side input built on the launcher.
-        consumed = objects.pipeline | "EarlierRuns" >> beam.Create([self._consumed])
         shards = objects | "PlanShards" >> beam.CombineGlobally(_PlanShardsFn(self._shard_sizes))
-        parsed = (objects
-                  | "SpreadObjects" >> beam.Reshuffle()
+        earlier = (objects.pipeline
+                   | "EarlierRuns" >> beam.Create(list(enumerate(self._earlier_report_files)))
+                   | "ReadEarlierReports" >> beam.FlatMapTuple(store.consumed_reports, fs=BEAM_FS))
+        keyed = objects | "KeyByUri" >> beam.Map(_keyed_by_uri)
+        # (SourceObject, latest earlier report or None); the join's shuffle also spreads the objects.
+        pairs = ({OBJECTS: keyed, EARLIER: earlier}
+                 | "JoinEarlierReports" >> beam.CoGroupByKey()
+                 | "PairWithEarlier" >> beam.FlatMapTuple(_with_earlier))
+        parsed = (pairs
                   | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=_READ_THREADS * 2)
                   | "ParseFiles" >> beam.ParDo(_ParseFilesFn(
                       run_id=self._run_id, spill_dir=self._spill_dir, shape=self._shape,
                       progress_dir=self._progress_dir, keep=self._keep, s3_settings=self._s3_settings),
-                      consumed=pvalue.AsSingleton(consumed), shards=pvalue.AsSingleton(shards)).with_outputs(
-                          QUARANTINE, REPORTS, IDS, main="chunks"))
+                      shards=pvalue.AsSingleton(shards)).with_outputs(QUARANTINE, REPORTS, IDS, main="chunks"))
         split = (parsed[IDS]
                  | "GroupIdsByShard" >> beam.GroupByKey()
                  | "FindSplitIds" >> beam.ParDo(_FindSplitIdsFn())
