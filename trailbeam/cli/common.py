@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 from trailbeam import errors, store, tabular, timestamps
 
@@ -22,6 +23,14 @@ def add_trail_scope(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", help="until this delivery time (ISO 8601 UTC)")
     parser.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
     parser.add_argument("--s3-region", help="bucket region (default: from the AWS configuration)")
+
+
+def add_aws_role(parser: Any) -> None:
+    """``--aws-role-arn`` and its companions, on a parser or an argument group."""
+    parser.add_argument("--aws-role-arn", help="AWS role to assume with the Google identity of the VM or Dataflow "
+                        "workers (STS AssumeRoleWithWebIdentity) instead of the standard AWS credential chain")
+    parser.add_argument("--aws-web-identity-audience", help="audience of the Google ID token (default: trailbeam)")
+    parser.add_argument("--sts-endpoint-url", help="STS endpoint for --aws-role-arn (default: AWS, in --s3-region)")
 
 
 def add_store(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trailbeam import store, tabular, timestamps
-from trailbeam.cli.common import UsageError, add_format, add_trail_scope, flag_time
+from trailbeam.cli.common import UsageError, add_aws_role, add_format, add_trail_scope, flag_time
 from trailbeam.sources import split_names
 
 
@@ -24,7 +24,7 @@ def add_commands(commands: Any) -> None:
     collect_cmd.add_argument("source", metavar="S3_URI", help="s3://bucket[/prefix]")
     collect_cmd.add_argument("--out", required=True, metavar="FOLDER", help="a new folder for the bundle")
     add_trail_scope(collect_cmd)
-    _add_role(collect_cmd)
+    add_aws_role(collect_cmd)
     collect_cmd.add_argument("--public-keys", metavar="FILE",
                              help="aws cloudtrail list-public-keys output to include (default: ask CloudTrail)")
     collect_cmd.set_defaults(handler=_collect)
@@ -36,7 +36,7 @@ def add_commands(commands: Any) -> None:
         "moved, re-signed or left uncovered, per account, region, trail and hour.")
     verify.add_argument("source", metavar="SOURCE", help="evidence folder, or s3://bucket[/prefix]")
     add_trail_scope(verify)
-    _add_role(verify)
+    add_aws_role(verify)
     verify.add_argument("--public-keys", metavar="FILE", help="aws cloudtrail list-public-keys output")
     verify.add_argument("--all", action="store_true", help="list valid files too, not only problems")
     verify.add_argument("--object-lock", action="store_true",
@@ -48,13 +48,6 @@ def add_commands(commands: Any) -> None:
     add_format(verify)
     verify.set_defaults(handler=_verify)
 
-
-
-def _add_role(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--aws-role-arn", help="AWS role to assume with the Google identity of the VM "
-                        "(STS AssumeRoleWithWebIdentity) instead of the standard AWS credential chain")
-    parser.add_argument("--aws-web-identity-audience", help="audience of the Google ID token (default: trailbeam)")
-    parser.add_argument("--sts-endpoint-url", help="STS endpoint for --aws-role-arn (default: AWS, in --s3-region)")
 
 
 # ---- evidence ----

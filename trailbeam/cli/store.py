@@ -16,7 +16,7 @@ from typing import Any
 
 from trailbeam import errors, store, summary, tabular, timestamps
 from trailbeam.cli.common import (
-    UsageError, add_filters, add_format, add_store, add_workers, flag_time, is_local, worker_args,
+    UsageError, add_aws_role, add_filters, add_format, add_store, add_workers, flag_time, is_local, worker_args,
 )
 from trailbeam.cli.identity import render_attribution
 from trailbeam.sources import local_size
@@ -55,10 +55,7 @@ def add_commands(commands: Any) -> None:
                                        "or on Google Cloud from --aws-role-arn)")
     remote.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
     remote.add_argument("--s3-region", help="bucket region (default: from the AWS configuration)")
-    remote.add_argument("--aws-role-arn", help="AWS role to assume with the Google identity of the VM or Dataflow "
-                        "workers (STS AssumeRoleWithWebIdentity) instead of the standard chain")
-    remote.add_argument("--aws-web-identity-audience", help="audience of the Google ID token (default: trailbeam)")
-    remote.add_argument("--sts-endpoint-url", help="STS endpoint for --aws-role-arn (default: AWS, in --s3-region)")
+    add_aws_role(remote)
     ingest.add_argument("--strict", action="store_true", help="exit 1 when anything was quarantined")
     ingest.set_defaults(handler=_ingest)
 
