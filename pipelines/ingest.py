@@ -24,7 +24,7 @@ from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, 
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
 from trailbeam.beam.launch import run_pipeline
-from trailbeam.beam.options import IngestOptions, s3_settings
+from trailbeam.beam.options import IngestOptions, launcher_s3_settings, s3_settings
 from trailbeam.sources import split_names, to_patterns
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -82,11 +82,12 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
         branches.append(pipeline | "MatchSources" >> MatchSources(to_patterns(local)))
     settings = None
     if remote:
-        settings = s3_settings(options)
-        client = s3.make_client(settings)
+        settings = s3_settings(options)                   # the workers'
+        launcher = launcher_s3_settings(options, settings)
+        client = s3.make_client(launcher)
         tasks = []
         for source in remote:
-            s3.check_bucket(settings, s3paths.parse_s3_uri(source).bucket)
+            s3.check_bucket(launcher, s3paths.parse_s3_uri(source).bucket)
             tasks += s3.plan(client, source=source, accounts=split_names(ingest.accounts), regions=split_names(ingest.regions),
                              org_id=ingest.org_id, start=_time(ingest.start, "--start"),
                              end=_time(ingest.end, "--end"), today=datetime.now(timezone.utc).date())

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from trailbeam import collect, errors, s3, s3paths, timestamps
 from trailbeam.beam import ListS3Objects, MatchSources
 from trailbeam.beam.launch import job_only, run_pipeline
-from trailbeam.beam.options import IngestOptions, VerifyOptions, s3_settings
+from trailbeam.beam.options import IngestOptions, VerifyOptions, launcher_s3_settings, s3_settings
 from trailbeam.beam.verify import VerifyEvidence
 from trailbeam.sources import split_names
 
@@ -48,10 +48,11 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
     if source.startswith("s3://") and not keys:
         raise errors.InputError("give --public_keys (aws cloudtrail list-public-keys output)")
     if source.startswith("s3://"):
-        settings = s3_settings(options)
+        settings = s3_settings(options)                   # the workers'
+        launcher = launcher_s3_settings(options, settings)
         bucket = s3paths.parse_s3_uri(source).bucket
-        s3.check_bucket(settings, bucket)
-        tasks = s3.plan(s3.make_client(settings), source=source, accounts=split_names(scope.accounts),
+        s3.check_bucket(launcher, bucket)
+        tasks = s3.plan(s3.make_client(launcher), source=source, accounts=split_names(scope.accounts),
                         regions=split_names(scope.regions), org_id=scope.org_id, start=start, end=end,
                         today=datetime.now(timezone.utc).date(), kinds=(s3paths.LOG_KIND, s3paths.DIGEST_KIND))
         objects = pipeline | "ListS3" >> ListS3Objects(tasks, settings)

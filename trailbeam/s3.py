@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,6 +131,22 @@ def make_client(settings: S3Settings) -> Any:
         raise errors.InputError(f"no AWS profile named {settings.profile!r}") from None
     except (ValueError, boto_errors.BotoCoreError) as err:
         raise errors.InputError(f"cannot make an S3 client: {err}") from None
+
+
+def for_launcher(settings: S3Settings) -> S3Settings:
+    """The settings a pipeline's launcher lists S3 with (workers always use ``settings`` as given).
+
+    A flex-template launcher runs on Google Cloud and assumes the role as its workers do. A responder
+    launching a Dataflow job from a laptop has no Google identity to exchange: the launcher then lists
+    with the standard AWS chain of whoever launches (said in a warning), and only the workers assume
+    the role. Without a role, ``settings`` as given.
+    """
+    audience = settings.web_identity_audience or webidentity.DEFAULT_AUDIENCE
+    if settings.role_arn is None or webidentity.has_google_identity(audience):
+        return settings
+    _LOGGER.warning("no Google identity on this machine: listing S3 with the standard AWS credential chain; "
+                    "the workers will assume %s", settings.role_arn)
+    return replace(settings, role_arn=None, web_identity_audience=None, sts_endpoint_url=None)
 
 
 def make_session(settings: S3Settings) -> boto3.session.Session:

@@ -167,6 +167,16 @@ def fetch_identity_token(audience: str, *, host: str | None = None, timeout: flo
     return token
 
 
+def has_google_identity(audience: str = DEFAULT_AUDIENCE, *, host: str | None = None) -> bool:
+    """Whether this machine can get a Google identity token: a GCE VM with a service account (a Dataflow
+    worker or flex-template launcher), not a laptop. One quick try, no retries."""
+    try:
+        fetch_identity_token(audience, host=host, timeout=1.0, attempts=1)
+    except errors.InputError:
+        return False
+    return True
+
+
 def assume_role(identity: WebIdentity, token: str) -> dict[str, str]:
     """Exchanges ``token`` for the role's temporary credentials, as botocore's credential metadata.
 

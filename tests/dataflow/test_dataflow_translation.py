@@ -30,7 +30,7 @@ from apache_beam.runners.dataflow.internal import apiclient
 import digestchain
 import s3server
 from pipelines import attribute, history, ingest, verify
-from trailbeam import errors, timestamps
+from trailbeam import errors, timestamps, webidentity
 from trailbeam.beam import launch
 from trailbeam.sample import write_sample
 
@@ -205,6 +205,18 @@ def test_s3_ingest_on_dataflow_lists_with_launcher_keys_and_ships_none(s3_server
                     f"--s3_endpoint_url={s3_server}", f"--setup_file={REPO / 'setup.py'}")
     assert {"ListS3", "Ingest/ParseFiles", "Ingest/WriteRunManifest"} <= job.steps()
     assert job.options["s3_endpoint_url"] == s3_server
+    assert_no_secret(job)
+
+
+def test_a_laptop_launches_an_s3_ingest_whose_workers_assume_the_role(s3_server, trail_bucket, inputs,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Google identity here: the launcher lists with its own keys, the job carries only the role ARN."""
+    monkeypatch.setenv(webidentity.METADATA_HOST_ENV, "127.0.0.1:9")         # discard port: refused
+    job = translate(ingest, f"--source={trail_bucket}", f"--store={inputs['root'] / 'role-store'}",
+                    "--run_id=df-role", f"--s3_endpoint_url={s3_server}", f"--aws_role_arn={ROLE}",
+                    f"--setup_file={REPO / 'setup.py'}")
+    assert job.options["aws_role_arn"] == ROLE
+    assert any(ROLE.encode() in payload for payload in job.pickled())     # the workers' S3 settings
     assert_no_secret(job)
 
 

@@ -379,6 +379,35 @@ def test_s3_settings_from_pipeline_options(argv: list[str], expected: S3Settings
             s3_settings(options)
 
 
+# A Dataflow job launched from a laptop: the launcher has no Google identity, so it lists with its own AWS
+# chain; the workers (on Google Cloud) assume the role. A local run is its own worker: it keeps the role.
+WITH_ROLE = S3Settings(region="us-east-1", role_arn=ROLE, web_identity_audience="aud",
+                       sts_endpoint_url="http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("runner, google, expected", [
+    ("DataflowRunner", True, WITH_ROLE),
+    ("DataflowRunner", False, S3Settings(region="us-east-1")),
+    (None, False, WITH_ROLE),
+    ("FnApiRunner", False, WITH_ROLE),
+], ids=["dataflow-on-gce", "dataflow-from-a-laptop", "local-default", "local-explicit"])
+def test_the_launcher_lists_with_the_role_only_where_it_has_a_google_identity(
+        runner: str | None, google: bool, expected: S3Settings, metadata: FakeMetadata,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from trailbeam.beam.options import launcher_s3_settings
+
+    with _closed_port() as port:
+        if not google:
+            monkeypatch.setenv(webidentity.METADATA_HOST_ENV, f"127.0.0.1:{port}")
+        options = PipelineOptions([f"--runner={runner}"] if runner else [])
+        assert launcher_s3_settings(options, WITH_ROLE) == expected
+    assert webidentity.has_google_identity("aud") is google
+    assert S3Settings(region="us-east-1") == launcher_s3_settings(PipelineOptions(["--runner=DataflowRunner"]),
+                                                                  S3Settings(region="us-east-1"))
+
+
 # ---- end to end: the CLI with no AWS keys anywhere -------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options, StandardOptions
 
 from trailbeam import errors, s3, webidentity
 
@@ -102,3 +102,14 @@ def s3_settings(options: PipelineOptions) -> s3.S3Settings:
     return s3.S3Settings(endpoint_url=endpoint.s3_endpoint_url, region=endpoint.s3_region_name,
                          role_arn=aws.aws_role_arn, web_identity_audience=aws.aws_web_identity_audience,
                          sts_endpoint_url=aws.sts_endpoint_url)
+
+
+def launcher_s3_settings(options: PipelineOptions, workers: s3.S3Settings) -> s3.S3Settings:
+    """The settings the launcher lists S3 with, given the workers'.
+
+    A Dataflow job may be launched from a laptop, which has no Google identity to exchange for the role:
+    ``s3.for_launcher`` then lists with the launcher's own AWS chain. A local run is its own worker, so it
+    uses the workers' settings and fails at once, on the launcher, where they would fail.
+    """
+    runner = str(options.view_as(StandardOptions).runner or "")
+    return s3.for_launcher(workers) if "dataflow" in runner.lower() else workers
