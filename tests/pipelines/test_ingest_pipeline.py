@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import fastavro
@@ -271,12 +272,20 @@ def test_no_group_holds_the_whole_input_and_the_store_stays_the_same(messy_trail
              | MatchSources(to_patterns([str(source)]))
              | IngestCloudTrail(store_root=str(out), run_id="test-run", sources=[str(source)], shard_sizes=tiny))
     ids, reports = _distribution(pipeline.result, "ids_per_shard"), _distribution(pipeline.result, "reports_per_shard")
-    files = sum(1 for p in source.rglob("*") if p.is_file())
-    assert reports.sum == files and reports.count > files // 2 and reports.max <= files // 2
+    sources = [p for p in source.rglob("*") if p.is_file()]
+    files, total_bytes = len(sources), sum(p.stat().st_size for p in sources)
+    # Which shard each object's report and rejects go to follows from its URI (a stable hash), so the
+    # groups are known exactly: none may hold every object.
+    by_report_shard = Counter(store.uri_shard(report["uri"], tiny.shards(files=files, total_bytes=total_bytes).reports)
+                              for report in store.run_reports(str(first), "test-run"))
+    assert (reports.sum, reports.count, reports.max) == (files, len(by_report_shard), max(by_report_shard.values()))
+    assert reports.max < files and reports.count > 1
     assert ids.sum >= summary["records"]["stored"] - summary["records"]["conflicts"] and ids.max <= ids.sum // 4
     quarantine = _distribution(pipeline.result, "quarantined_per_shard")
     assert quarantine.sum == summary["records"]["quarantined"] + summary["files"]["quarantined"]
-    assert quarantine.count > 1
+    quarantine_shards = tiny.shards(files=files, total_bytes=total_bytes).quarantine
+    rejected = Counter(store.uri_shard(record["uri"], quarantine_shards) for record in store.read_quarantine(str(first)))
+    assert (quarantine.count, quarantine.max) == (len(rejected), max(rejected.values()))
 
     assert json.loads((out / "_runs" / "test-run" / "summary.json").read_text()) == summary
     assert len(list((out / "_runs" / "test-run").glob("files-*.jsonl"))) == reports.count
