@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from trailbeam import sharding
 from trailbeam.avrofile import zstd
 
 DEFAULT_SHARDS = 64
@@ -43,9 +44,7 @@ def shard_count(total_bytes: int, *, minimum: int = DEFAULT_SHARDS,
     ``total_bytes`` is the size of the run's source objects as listed (before decompression), so the
     count is known before anything is read and the same on every runner for the same input.
     """
-    if bytes_per_shard <= 0 or minimum <= 0:
-        raise ValueError("shard sizes must be positive")
-    return max(minimum, -(-max(total_bytes, 0) // bytes_per_shard))
+    return sharding.shard_count(total_bytes, bytes_per_shard, minimum=minimum)
 
 
 def shard_of(event_id: str, shards: int) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 
 import fastavro
 
-from trailbeam import avro, derived, errors, identitystore, jsonvalue, store, timestamps
+from trailbeam import avro, derived, errors, identitystore, jsonvalue, sharding, store, timestamps
 from trailbeam.changelog import Entry, ReadAccess, Tally
 from trailbeam.projections import DEFAULT, UNKNOWN, Change, FrozenMap, diff, to_json
 from trailbeam.projections.state import UNKNOWN_JSON
@@ -40,7 +40,7 @@ CURRENT = derived.CURRENT
 CHANGES = "changes"
 RESOURCES = "resources"
 READS = "reads"
-SUMMARY = "summary.json"
+SUMMARY = derived.SUMMARY
 SHARDS = 16                    # the least a run gets; a run records its own count in summary.json
 # Stored events (compressed Avro) per shard. A shard's writer holds its resources' encoded change logs,
 # measured at ~70 MB per million events (155 MB of store), so ~120 MB per shard whatever the store size.
@@ -55,7 +55,7 @@ def run_root(store_root: str, run_id: str) -> str:
 def shards_for(store_bytes: int) -> int:
     """How many shards a run over ``store_bytes`` of stored events gets: enough that no shard's writer
     grows with the store (one per ``STORE_BYTES_PER_SHARD``), and at least ``SHARDS``."""
-    return max(SHARDS, -(-store_bytes // STORE_BYTES_PER_SHARD))
+    return sharding.shard_count(store_bytes, STORE_BYTES_PER_SHARD, minimum=SHARDS)
 
 
 def shard_of(arn: str, shards: int) -> int:

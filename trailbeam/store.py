@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Protocol
 
 import fastavro
 
-from trailbeam import avro, avrofile, errors, partitions, timestamps
+from trailbeam import avro, avrofile, errors, partitions, sharding, timestamps
 from trailbeam.dedupe import deduplicate
 from trailbeam.ingest import NOT_CONSUMED, split_group_key
 from trailbeam.integrity import Finding
@@ -137,20 +137,14 @@ def write_partition(store_root: str, key: str, entries: list[Entry], *, run_id: 
             "conflicts": result.conflicts, "first": result.first, "last": result.last}
 
 
-def _ceil_div(total: int, per_shard: int) -> int:
-    if per_shard <= 0:
-        raise ValueError("shard sizes must be positive")
-    return max(1, -(-max(total, 0) // per_shard))
-
-
 def report_shards(files: int, *, files_per_shard: int = FILES_PER_REPORT_SHARD) -> int:
     """How many shards a run's file reports take: ``max(1, ceil(files / files_per_shard))``."""
-    return _ceil_div(files, files_per_shard)
+    return sharding.shard_count(files, files_per_shard)
 
 
 def quarantine_shards(total_bytes: int, *, bytes_per_shard: int = BYTES_PER_QUARANTINE_SHARD) -> int:
     """How many shards a run's quarantine takes, from its source bytes: ``max(1, ceil(bytes / per shard))``."""
-    return _ceil_div(total_bytes, bytes_per_shard)
+    return sharding.shard_count(total_bytes, bytes_per_shard)
 
 
 def uri_shard(uri: str, shards: int) -> int:
