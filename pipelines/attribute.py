@@ -10,8 +10,7 @@ the in-process FnApiRunner; any Beam option passes through.
 from __future__ import annotations
 
 import json
-import logging
-import sys
+from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
@@ -19,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import derived, errors, identitystore, store
 from trailbeam.beam.filesystem import BEAM_FS
-from trailbeam.beam.launch import job_only, run_pipeline
+from trailbeam.beam.launch import job_only, main, run_pipeline
 from trailbeam.beam.identity import AttributeStore
 from trailbeam.beam.options import IngestOptions
 from pipelines.ingest import check_run_id, default_run_id
@@ -51,21 +50,21 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
                                                  event_files=len(files)))
 
 
+def committed_summary(options: PipelineOptions, run_root: Callable[[str, str], str]) -> dict[str, Any] | None:
+    """The summary a derived-dataset run (identity, history) wrote under ``run_root(store, run id)``; None
+    after a template launch, whose job has not run yet."""
+    if job_only(options):
+        return None
+    scope = options.view_as(IngestOptions)
+    return derived.read_json(BEAM_FS, f"{run_root(scope.store, scope.run_id)}/{derived.SUMMARY}")
+
+
 def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     """Runs the attribution; returns the committed run's summary."""
-    options = run_pipeline(build, argv)
-    if job_only(options):
-        return None                                       # a template launch: the job has not run yet
-    scope = options.view_as(IngestOptions)
-    return derived.read_json(BEAM_FS, f"{identitystore.run_root(scope.store, scope.run_id)}/{identitystore.SUMMARY}")
+    return committed_summary(run_pipeline(build, argv), identitystore.run_root)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        result = run(sys.argv[1:])
-    except errors.TrailbeamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    if result is not None:
-        print(json.dumps(result, indent=2, sort_keys=True))
+    summary = main(run)
+    if summary is not None:
+        print(json.dumps(summary, indent=2, sort_keys=True))

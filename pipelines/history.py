@@ -10,19 +10,16 @@ data. Prints the run summary as JSON. The default runner is the in-process FnApi
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from trailbeam import derived, errors, historystore
+from trailbeam import errors, historystore
 from trailbeam.beam.filesystem import BEAM_FS
-from trailbeam.beam.launch import job_only, run_pipeline
+from trailbeam.beam.launch import main, run_pipeline
 from trailbeam.beam.history import BuildHistories, HistoryOptions, load_projections
-from trailbeam.beam.options import IngestOptions
-from pipelines.attribute import event_files, validated
+from pipelines.attribute import committed_summary, event_files, validated
 
 
 def build(pipeline: beam.Pipeline, options: PipelineOptions):
@@ -47,19 +44,10 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions):
 
 def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     """Builds the histories; returns the committed run's summary."""
-    options = run_pipeline(build, argv)
-    if job_only(options):
-        return None                                       # a template launch: the job has not run yet
-    scope = options.view_as(IngestOptions)
-    return derived.read_json(BEAM_FS, f"{historystore.run_root(scope.store, scope.run_id)}/{historystore.SUMMARY}")
+    return committed_summary(run_pipeline(build, argv), historystore.run_root)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        result = run(sys.argv[1:])
-    except errors.TrailbeamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    if result is not None:
-        print(json.dumps(result, indent=2, sort_keys=True))
+    summary = main(run)
+    if summary is not None:
+        print(json.dumps(summary, indent=2, sort_keys=True))

@@ -12,9 +12,7 @@ default runner is the in-process FnApiRunner.
 
 from __future__ import annotations
 
-import logging
 import re
-import sys
 from datetime import datetime, timezone
 
 import apache_beam as beam
@@ -23,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from trailbeam import avrofile, errors, readers, s3, s3paths, selectors, store, timestamps
 from trailbeam.beam import IngestCloudTrail, ListS3Objects, MatchSources
 from trailbeam.beam.filesystem import BEAM_FS
-from trailbeam.beam.launch import run_pipeline
+from trailbeam.beam.launch import main, run_pipeline
 from trailbeam.beam.options import IngestOptions, launcher_s3_settings, s3_settings
 from trailbeam.sources import split_names, to_patterns
 
@@ -109,10 +107,4 @@ def run(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        run_id = run(sys.argv[1:])
-    except errors.TrailbeamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(run_id)
+    print(main(run))

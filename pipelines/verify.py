@@ -10,7 +10,6 @@ when anything is invalid.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from trailbeam import collect, errors, s3, s3paths, timestamps
 from trailbeam.beam import ListS3Objects, MatchSources
-from trailbeam.beam.launch import job_only, run_pipeline
+from trailbeam.beam.launch import job_only, main, run_pipeline
 from trailbeam.beam.options import IngestOptions, VerifyOptions, launcher_s3_settings, s3_settings
 from trailbeam.beam.verify import VerifyEvidence
 from trailbeam.sources import split_names
@@ -81,10 +80,4 @@ def run(argv: list[str] | None = None) -> bool | None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        ok = run(sys.argv[1:])
-    except errors.TrailbeamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(1 if ok is False else 0)
+    sys.exit(1 if main(run) is False else 0)

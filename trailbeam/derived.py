@@ -18,6 +18,7 @@ from typing import Any
 from trailbeam import avro, avrofile, errors, store
 
 CURRENT = "CURRENT.json"
+SUMMARY = "summary.json"        # every run's summary, beside its data
 
 
 def dataset_root(store_root: str, dataset: str) -> str:

@@ -41,7 +41,7 @@ USES = "uses.avro"
 ISSUERS = "issuers.avro"
 ATTRIBUTED = "attributed"
 SIGNALS = "signals.json"
-SUMMARY = "summary.json"
+SUMMARY = derived.SUMMARY
 
 
 def run_root(store_root: str, run_id: str) -> str:

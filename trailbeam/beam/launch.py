@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -13,6 +15,7 @@ from apache_beam.options.pipeline_options import (
 from trailbeam import errors
 
 Build = Callable[[beam.Pipeline, PipelineOptions], Any]
+T = TypeVar("T")
 # Beam's own S3 options for keys: Dataflow stores every pipeline option in the job, readable by anyone
 # who can view it. trailbeam's pipelines refuse them.
 _SECRETS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
@@ -57,3 +60,14 @@ def run_pipeline(build: Build, argv: list[str] | None) -> PipelineOptions:
     if not job_only(options):
         result.wait_until_finish()
     return options
+
+
+def main(run: Callable[[list[str]], T]) -> T:
+    """A composition root as a command (``python -m pipelines.X``): runs ``run`` on the command line's
+    arguments and returns its result; a refused input is one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        return run(sys.argv[1:])
+    except errors.TrailbeamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
